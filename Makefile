@@ -1,0 +1,38 @@
+# The two commands a new machine needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MO := translations/zh_CN/LC_MESSAGES/messages.mo translations/en/LC_MESSAGES/messages.mo
+
+.PHONY: run test test-postgres translations messages setup clean
+
+run: $(STAMP) $(MO)
+	$(BIN)/flask --app run setup --demo
+	$(BIN)/python run.py
+
+test: $(STAMP) $(MO)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP) $(MO)
+	$(BIN)/flask --app run setup
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+translations: $(MO)
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d translations -l $* -i $< -o $@
+
+# Developers: after adding strings, refresh the template and catalogs, then translate zh_CN.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F translations/babel.cfg -k lazy_gettext -k _l -k N_ \
+		-o translations/messages.pot --no-location --sort-output --project=jianpei .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,70 @@
+"""The Jianpei application factory."""
+import logging
+import sys
+from typing import Any, Mapping, Optional
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config_loader import load_config
+from flask_appbuilder import AppBuilder
+
+from app.extensions import csrf, db, migrate
+
+
+def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
+    app = Flask(__name__, instance_path=None)
+    load_config(app, test_config)
+    _configure_logging(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.config["BASE_DIR"] / "migrations"))
+    csrf.init_app(app)
+    with app.app_context():
+        _enable_sqlite_wal()
+        # One AppBuilder per app: it keeps its views, and tests build many apps.
+        appbuilder = AppBuilder(app, db.session)
+        from app import menu
+
+        menu.register(appbuilder)
+        appbuilder.post_init()
+
+    from app.console import init_console
+
+    init_console(app)
+
+    from app import cli
+
+    cli.register(app)
+    from tasks import huey
+
+    app.extensions["huey"] = huey
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    # Logs go to stderr so a CLI command's JSON report is alone on stdout.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    if not any(getattr(h, "_jianpei", False) for h in root.handlers):
+        handler._jianpei = True
+        root.addHandler(handler)
+    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
+
+
+def _enable_sqlite_wal() -> None:
+    if db.engine.dialect.name == "sqlite":
+        _register_sqlite_pragmas(db.engine)
+
+
+def _register_sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):  # noqa: ANN001
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()

@@ -1,0 +1,55 @@
+"""`flask --app run ...` commands. Each calls the same services as the web views."""
+import json
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from app.services import roles
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(setup_command)
+    app.cli.add_command(sync_roles_command)
+    app.cli.add_command(tasks_cli)
+
+
+@click.command("setup")
+@click.option("--demo", is_flag=True, help="Also seed the demo data and print the demo accounts.")
+def setup_command(demo: bool) -> None:
+    """Migrate the database, sync roles and permissions, optionally seed demo data."""
+    upgrade()
+    roles.sync_roles()
+    click.echo("database migrated; roles and permissions synced", err=True)
+    if demo:
+        from app.services import demo as demo_service
+
+        accounts = demo_service.seed()
+        click.echo(demo_service.format_accounts(accounts))
+
+
+@click.command("sync-roles")
+def sync_roles_command() -> None:
+    """Make every role hold exactly the permissions of app/permissions.py."""
+    changed = roles.sync_roles()
+    click.echo(json.dumps({"changed_roles": changed}, ensure_ascii=False))
+
+
+tasks_cli = AppGroup("tasks", help="Background task queue.")
+
+
+@tasks_cli.command("ping")
+@click.option("--timeout", default=10, show_default=True, help="Seconds to wait for a worker.")
+def tasks_ping(timeout: int) -> None:
+    """Check that a huey worker runs tasks: exit 0 if one answered in time."""
+    from tasks.maintenance import audit_note
+
+    result = audit_note("tasks.ping", "ping from the command line")
+    try:
+        entry_id = result.get(blocking=True, timeout=timeout)
+    except Exception:  # huey raises its own timeout error class
+        click.echo(json.dumps({"ok": False, "error": "no worker answered"}))
+        sys.exit(1)
+    click.echo(json.dumps({"ok": True, "audit_id": entry_id, "storage": type(current_app.extensions["huey"]).__name__}))

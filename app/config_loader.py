@@ -1,0 +1,53 @@
+"""Build the Flask config from config.py, a local file, the environment and test overrides."""
+import os
+from typing import Any, Mapping, Optional
+
+from flask import Flask
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete for the chosen environment."""
+
+
+def load_config(app: Flask, test_config: Optional[Mapping[str, Any]] = None) -> None:
+    app.config.from_object("config")
+    local = os.environ.get("JIANPEI_CONFIG")
+    if local:
+        app.config.from_pyfile(os.path.abspath(local))
+    for key in app.config["ENV_KEYS"]:
+        if key in os.environ:
+            app.config[key] = os.environ[key]
+    if test_config:
+        app.config.update(test_config)
+
+    url = app.config.get("DATABASE_URL")
+    if url:
+        app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)
+    app.config["CLOCK_OFFSET_SECONDS"] = int(app.config.get("CLOCK_OFFSET_SECONDS") or 0)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Threads of the embedded consumer and the dev server share the file.
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {"timeout": 30})
+    if app.config.get("REDIS_URL") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        # Several web workers must share one login counter.
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+    check_production(app.config)
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    if config.get("JIANPEI_ENV") != "production":
+        return
+    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == config["DEFAULT_SECRET_KEY"]:
+        raise ConfigError("SECRET_KEY must be set to a private value in production")
+    if len(config["SECRET_KEY"]) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise ConfigError("production needs DATABASE_URL (PostgreSQL)")

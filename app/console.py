@@ -1,0 +1,195 @@
+"""The admins' data console (Flask-Admin) at /console, behind Flask-AppBuilder's login."""
+from flask import redirect, request, url_for
+from flask_admin import Admin, AdminIndexView, expose
+from flask_admin.contrib.sqla import ModelView
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from wtforms.validators import ValidationError
+
+from app import security
+from app.extensions import db
+from app.services import DomainError, audit, dictionaries
+from models.audit import AuditLog
+from models.organisation import Institution
+from models.reference import (
+    Authority,
+    Education,
+    Occupation,
+    OccupationLevel,
+    ProfessionalTitle,
+    Region,
+)
+from models.training import TrainingPlan
+
+
+def _is_admin() -> bool:
+    return current_user.is_authenticated and security.ADMIN in security.role_names(current_user)
+
+
+def _to_login():
+    return redirect(url_for("AuthDBView.login", next=request.url))
+
+
+class ConsoleIndexView(AdminIndexView):
+    def is_accessible(self):
+        return _is_admin()
+
+    def inaccessible_callback(self, name, **kwargs):
+        return _to_login()
+
+    @expose("/")
+    def index(self):
+        return self.render("console/index.html")
+
+
+class ConsoleModelView(ModelView):
+    """Admin-only; every change lands in the audit log."""
+
+    can_export = True
+    can_view_details = True
+    page_size = 50
+
+    def is_accessible(self):
+        return _is_admin()
+
+    def inaccessible_callback(self, name, **kwargs):
+        return _to_login()
+
+    def on_model_change(self, form, model, is_created):
+        # Runs before Flask-Admin's commit, so the change and its audit row land together.
+        db.session.flush()
+        audit.record("console.create" if is_created else "console.update", model,
+                     after={k: str(v) for k, v in form.data.items() if k != "csrf_token"})
+
+    def on_model_delete(self, model):
+        audit.record("console.delete", model, before={"repr": str(model)})
+
+
+class ReadOnlyConsoleView(ConsoleModelView):
+    can_create = False
+    can_edit = False
+    can_delete = False
+
+
+class DictionaryConsoleView(ConsoleModelView):
+    column_list = ("code", "name", "sort_order", "active")
+    column_editable_list = ("name", "sort_order", "active")
+    column_searchable_list = ("code", "name")
+    column_filters = ("active",)
+    column_default_sort = ("sort_order", False)
+    form_columns = ("code", "name", "sort_order", "active")
+    column_labels = {
+        "code": _l("Code"),
+        "name": _l("Name"),
+        "sort_order": _l("Sort order"),
+        "active": _l("Active"),
+    }
+
+    def on_model_delete(self, model):
+        try:
+            dictionaries.ensure_deletable(model)
+        except DomainError as error:
+            raise ValidationError(str(error)) from error
+        super().on_model_delete(model)
+
+
+class RegionConsoleView(ReadOnlyConsoleView):
+    column_list = ("code", "name", "parent_code")
+    column_searchable_list = ("code", "name")
+    column_labels = {"code": _l("Code"), "name": _l("Name"), "parent_code": _l("Parent code")}
+
+
+class AuthorityConsoleView(ConsoleModelView):
+    can_delete = False
+    column_list = ("name", "level", "region")
+    form_columns = ("name",)
+    column_labels = {"name": _l("Name"), "level": _l("Level"), "region": _l("Region")}
+
+
+class InstitutionConsoleView(ConsoleModelView):
+    can_delete = False
+    column_list = ("name", "uscc", "region", "contact_person", "contact_phone")
+    column_searchable_list = ("name", "uscc")
+    form_columns = ("name", "uscc", "region", "contact_person", "contact_phone")
+    column_labels = {
+        "name": _l("Institution name"),
+        "uscc": _l("Unified social credit code"),
+        "region": _l("Region"),
+        "contact_person": _l("Contact person"),
+        "contact_phone": _l("Contact phone"),
+    }
+
+
+class TrainingPlanConsoleView(ConsoleModelView):
+    can_create = False
+    can_delete = False
+    column_list = ("institution", "occupation", "level", "quota", "fee", "enrol_start",
+                   "enrol_end", "train_start", "train_end", "review_state")
+    column_filters = ("review_state", "region_code")
+    form_columns = ("venue", "contact", "notes")
+    column_labels = {
+        "institution": _l("Training institution"),
+        "occupation": _l("Occupation (trade)"),
+        "level": _l("Occupation level"),
+        "quota": _l("Quota"),
+        "fee": _l("Fee per trainee (yuan)"),
+        "enrol_start": _l("Enrolment opens"),
+        "enrol_end": _l("Enrolment closes"),
+        "train_start": _l("Training starts"),
+        "train_end": _l("Training ends"),
+        "review_state": _l("Review state"),
+        "venue": _l("Venue"),
+        "contact": _l("Contact"),
+        "notes": _l("Notes"),
+    }
+
+
+class AuditLogConsoleView(ReadOnlyConsoleView):
+    column_default_sort = ("at", True)
+    column_searchable_list = ("username", "action", "object_type", "object_id")
+    column_filters = ("action", "object_type", "at", "region_code")
+    column_labels = {
+        "at": _l("Time"),
+        "user_id": _l("User ID"),
+        "username": _l("User"),
+        "role": _l("Role"),
+        "action": _l("Action"),
+        "object_type": _l("Object type"),
+        "object_id": _l("Object ID"),
+        "summary": _l("Before / after"),
+        "ip": _l("IP address"),
+        "region_code": _l("Region code"),
+    }
+
+
+DICTIONARY_VIEWS = (
+    (Occupation, "console_occupation", _l("Occupations (trades)")),
+    (OccupationLevel, "console_occupation_level", _l("Occupation levels")),
+    (ProfessionalTitle, "console_professional_title", _l("Professional titles")),
+    (Education, "console_education", _l("Education levels")),
+)
+
+
+def init_console(app) -> Admin:
+    console = Admin(
+        app,
+        name=str(_l("Jianpei data console")),
+        url="/console",
+        index_view=ConsoleIndexView(url="/console", endpoint="console", name=_l("Home")),
+    )
+    dictionaries_label = _l("Dictionaries")
+    for model, endpoint, name in DICTIONARY_VIEWS:
+        console.add_view(DictionaryConsoleView(model, db.session, name=name, endpoint=endpoint,
+                                               category=dictionaries_label))
+    reference = _l("Reference data")
+    console.add_view(RegionConsoleView(Region, db.session, name=_l("Regions"),
+                                       endpoint="console_region", category=reference))
+    console.add_view(AuthorityConsoleView(Authority, db.session, name=_l("Authorities"),
+                                          endpoint="console_authority", category=reference))
+    console.add_view(InstitutionConsoleView(Institution, db.session, name=_l("Training institutions"),
+                                            endpoint="console_institution"))
+    console.add_view(TrainingPlanConsoleView(TrainingPlan, db.session, name=_l("Training plans"),
+                                             endpoint="console_training_plan"))
+    console.add_view(AuditLogConsoleView(AuditLog, db.session, name=_l("Audit log"),
+                                         endpoint="console_audit_log"))
+    return console

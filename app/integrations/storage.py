@@ -1,0 +1,45 @@
+"""File storage outside the web root, under generated names."""
+import os
+import secrets
+from pathlib import Path
+
+from flask import current_app
+
+ALLOWED_SUFFIXES = {".jpg", ".pdf", ".xlsx"}
+
+
+class LocalStorage:
+    """Files in UPLOAD_DIR, spread over two-character folders."""
+
+    def __init__(self, root: str):
+        self.root = Path(root)
+
+    def save(self, data: bytes, suffix: str) -> str:
+        if suffix not in ALLOWED_SUFFIXES:
+            raise ValueError(f"unsupported suffix {suffix}")
+        key = secrets.token_hex(16) + suffix
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return key
+
+    def open(self, key: str):
+        return self._path(key).open("rb")
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def _path(self, key: str) -> Path:
+        name = Path(key).name  # keys are ours; never follow a path from outside
+        if name != key or not name[:-4].isalnum():
+            raise ValueError("bad storage key")
+        return self.root / name[:2] / name
+
+
+def storage() -> LocalStorage:
+    return LocalStorage(current_app.config["UPLOAD_DIR"])

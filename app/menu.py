@@ -1,0 +1,64 @@
+"""Every view and menu entry, registered in one place (Flask-AppBuilder skeleton style)."""
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from flask_babel import lazy_gettext as _l
+
+from views.audit import AuditLogView
+from views.organisation import DocumentView, EnterpriseView, InstitutionView
+from views.training import TrainingPlanView
+
+ORGANISATIONS = "Organisations"
+TRAINING = "Training"
+SUPERVISION = "Supervision"
+
+CATEGORY_LABELS = {
+    ORGANISATIONS: (_l("Organisations"), "fa-building"),
+    TRAINING: (_l("Training"), "fa-graduation-cap"),
+    SUPERVISION: (_l("Supervision"), "fa-eye"),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    view: type
+    name: Optional[str] = None  # menu item name; None: no menu entry
+    label: Any = None
+    category: Optional[str] = None
+    icon: str = ""
+
+
+ENTRIES = (
+    Entry(EnterpriseView, "Enterprises", _l("Enterprises"), ORGANISATIONS, "fa-industry"),
+    Entry(InstitutionView, "Institutions", _l("Training institutions"), ORGANISATIONS, "fa-university"),
+    Entry(TrainingPlanView, "TrainingPlans", _l("Training plans"), TRAINING, "fa-calendar"),
+    Entry(AuditLogView, "AuditLog", _l("Audit log"), SUPERVISION, "fa-history"),
+    Entry(DocumentView),
+)
+
+CONSOLE_LINK = "Console"
+
+
+def register(appbuilder) -> None:
+    for entry in ENTRIES:
+        if entry.name is None:
+            appbuilder.add_view_no_menu(entry.view)
+            continue
+        label, icon = CATEGORY_LABELS[entry.category]
+        appbuilder.add_view(
+            entry.view,
+            entry.name,
+            label=entry.label,
+            icon=entry.icon,
+            category=entry.category,
+            category_label=label,
+            category_icon=icon,
+        )
+    appbuilder.add_link(
+        CONSOLE_LINK,
+        label=_l("Data console"),
+        href="/console/",
+        icon="fa-database",
+        category=SUPERVISION,
+        category_label=CATEGORY_LABELS[SUPERVISION][0],
+    )

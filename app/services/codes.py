@@ -1,0 +1,49 @@
+"""Check characters of Chinese identifiers (GB 32100-2015 USCC, GB 11643-1999 ID)."""
+import datetime as dt
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def uscc_check_char(first17: str) -> str:
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def is_valid_uscc(code: str) -> bool:
+    """18 characters from the USCC alphabet with the right check character."""
+    if len(code) != 18 or any(c not in USCC_ALPHABET for c in code):
+        return False
+    return uscc_check_char(code[:17]) == code[17]
+
+
+def id_check_digit(first17: str) -> str:
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
+
+
+def id_birth_date(number: str) -> dt.date | None:
+    try:
+        return dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
+
+
+def is_valid_id_number(number: str) -> bool:
+    """18-character resident ID with a real birth date and the right check digit."""
+    if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
+        return False
+    return id_birth_date(number) is not None and id_check_digit(number[:17]) == number[17]
+
+
+def id_gender(number: str) -> str:
+    """'male' or 'female' from the 17th digit."""
+    return "male" if int(number[16]) % 2 else "female"
+
+
+def mask_id_number(number: str) -> str:
+    """3301**********1234: lists never show a whole ID number."""
+    if len(number) < 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]

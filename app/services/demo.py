@@ -1,0 +1,190 @@
+"""Demo data for the embedded default: one account per role and a small world to click through.
+
+Idempotent: running it again finds what is there and prints the same accounts.
+"""
+import datetime as dt
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask import current_app
+from PIL import Image, ImageDraw
+from sqlalchemy import select
+
+from app import security
+from app.extensions import db
+from app.integrations.storage import storage
+from app.services import clock
+from app.services.codes import uscc_check_char
+from models.organisation import Enterprise, Institution
+from models.reference import Authority, Occupation, OccupationLevel
+from models.states import PlanState, ReviewState
+from models.training import TrainingPlan
+
+
+class DemoRefused(RuntimeError):
+    pass
+
+
+@dataclass
+class DemoAccount:
+    role: str
+    username: str
+    password: str
+    who: str
+
+
+def _uscc(body17: str) -> str:
+    return body17 + uscc_check_char(body17)
+
+
+APPROVED_USCC = _uscc("91330100MA27XK001")
+PENDING_USCC = _uscc("91330100MA27XK002")
+
+
+def seed() -> list[DemoAccount]:
+    if current_app.config["JIANPEI_ENV"] == "production":
+        raise DemoRefused("demo data is never seeded in production")
+    password = current_app.config["DEMO_PASSWORD"]
+    hangzhou = _authority("330100")
+    province = _authority("330000")
+    approved = _enterprise(APPROVED_USCC, "杭州示范建设工程有限公司", ReviewState.APPROVED, hangzhou)
+    pending = _enterprise(PENDING_USCC, "杭州待审建筑劳务有限公司", ReviewState.PENDING, hangzhou)
+    institution = _institution()
+    _plans(institution)
+    db.session.commit()
+
+    accounts = [
+        _account(security.ADMIN, "admin", "系统管理员", password),
+        _account(security.ENTERPRISE, APPROVED_USCC, approved.name, password, enterprise=approved),
+        _account(security.ENTERPRISE, PENDING_USCC, pending.name, password, enterprise=pending),
+        _account(security.INSTITUTION, "hzjx", institution.name, password, institution=institution),
+        _account(security.CITY_REGULATOR, "hz_jsj", hangzhou.name, password, authority=hangzhou),
+        _account(security.PROVINCE_REGULATOR, "zj_jst", province.name, password, authority=province),
+    ]
+    db.session.commit()
+    return accounts
+
+
+def format_accounts(accounts: list[DemoAccount]) -> str:
+    lines = ["", "Demo accounts (演示账号):", f"  {'role':<18} {'username':<20} password"]
+    for a in accounts:
+        lines.append(f"  {a.role:<18} {a.username:<20} {a.password}   {a.who}")
+    return "\n".join(lines) + "\n"
+
+
+def _authority(region_code: str) -> Authority:
+    return db.session.scalars(select(Authority).where(Authority.region_code == region_code)).one()
+
+
+def _enterprise(uscc: str, name: str, state: ReviewState, authority: Authority) -> Enterprise:
+    enterprise = db.session.scalars(select(Enterprise).where(Enterprise.uscc == uscc)).first()
+    if enterprise:
+        return enterprise
+    now = clock.now()
+    enterprise = Enterprise(
+        uscc=uscc,
+        name=name,
+        enterprise_type="有限责任公司",
+        legal_representative="张建国",
+        registered_capital="1000万元人民币",
+        established=dt.date(2015, 6, 1),
+        address="浙江省杭州市西湖区文三路100号",
+        region_code="330100",
+        province_owned=False,
+        contact_person="李明",
+        contact_mobile="13800138000",
+        review_state=state.value,
+        reviewing_authority_id=authority.id,
+        reviewed_at=now if state == ReviewState.APPROVED else None,
+        created_at=now,
+    )
+    files = storage()
+    enterprise.licence_file = files.save(_placeholder_jpeg("yyzz", uscc), ".jpg")
+    enterprise.commitment_file = files.save(_placeholder_jpeg("cns", uscc), ".jpg")
+    enterprise.qualification_file = files.save(_placeholder_jpeg("zzzs", uscc), ".jpg")
+    db.session.add(enterprise)
+    db.session.flush()
+    return enterprise
+
+
+def _placeholder_jpeg(slot: str, uscc: str) -> bytes:
+    image = Image.new("RGB", (640, 440), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((10, 10, 630, 430), outline="darkred", width=6)
+    draw.text((40, 60), f"DEMO {slot}.jpg", fill="black")
+    draw.text((40, 100), uscc, fill="black")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def _institution() -> Institution:
+    name = "杭州市建设职业技能培训中心"
+    institution = db.session.scalars(select(Institution).where(Institution.name == name)).first()
+    if institution:
+        return institution
+    institution = Institution(
+        name=name,
+        uscc=_uscc("52330100MJ9XK0001"),
+        region_code="330100",
+        contact_person="王老师",
+        contact_phone="0571-88886666",
+    )
+    db.session.add(institution)
+    db.session.flush()
+    return institution
+
+
+def _plans(institution: Institution) -> None:
+    if db.session.scalars(
+        select(TrainingPlan).where(TrainingPlan.institution_id == institution.id)
+    ).first():
+        return
+    now = clock.now()
+    today = now.date()
+    rebar = db.session.scalars(select(Occupation).where(Occupation.name == "钢筋工")).one()
+    mason = db.session.scalars(select(Occupation).where(Occupation.name == "砌筑工")).one()
+    junior = db.session.scalars(
+        select(OccupationLevel).where(OccupationLevel.name == "五级/初级工")
+    ).one()
+    common = dict(
+        institution_id=institution.id,
+        level_id=junior.id,
+        region_code="330100",
+        contact="王老师 0571-88886666",
+        review_state=PlanState.APPROVED.value,
+        created_at=now,
+    )
+    db.session.add_all([
+        TrainingPlan(
+            occupation_id=rebar.id, quota=50, fee=Decimal("680.00"),
+            enrol_start=now - dt.timedelta(days=3), enrol_end=now + dt.timedelta(days=20),
+            train_start=today + dt.timedelta(days=25), train_end=today + dt.timedelta(days=40),
+            venue="杭州市西湖区实训基地一号楼", **common,
+        ),
+        TrainingPlan(
+            occupation_id=mason.id, quota=40, fee=Decimal("620.00"),
+            enrol_start=now - dt.timedelta(days=90), enrol_end=now - dt.timedelta(days=60),
+            train_start=today - dt.timedelta(days=50), train_end=today - dt.timedelta(days=10),
+            venue="杭州市余杭区实训基地二号楼", **common,
+        ),
+    ])
+
+
+def _account(role: str, username: str, who: str, password: str, **links) -> DemoAccount:
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(username=username)
+    if user is None:
+        user = sm.add_user(
+            username=username,
+            first_name=who,
+            last_name="",
+            email=f"{username.lower()}@demo.jianpei.invalid",
+            role=sm.find_role(role),
+            password=password,
+        )
+        for key, value in links.items():
+            setattr(user, key, value)
+        db.session.commit()
+    return DemoAccount(role=role, username=username, password=password, who=who)

@@ -1,0 +1,93 @@
+"""Jianpei configuration defaults.
+
+Order of precedence (last wins): this module, the file named by ``JIANPEI_CONFIG``,
+environment variables (secrets and service URLs), then ``create_app(test_config)``.
+"""
+import os
+from pathlib import Path
+
+from flask_appbuilder.security.manager import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("JIANPEI_INSTANCE", BASE_DIR / "instance"))
+
+# "embedded" runs everything on one machine with simulators and demo data;
+# "production" refuses insecure defaults and never seeds demo data.
+JIANPEI_ENV = "embedded"
+
+DEFAULT_SECRET_KEY = "embedded-default-change-me"
+SECRET_KEY = DEFAULT_SECRET_KEY
+
+SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'jianpei.db'}"
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+
+# huey: SQLite file next to the database unless REDIS_URL is set (see tasks/__init__.py).
+REDIS_URL = None
+HUEY_SQLITE_PATH = str(INSTANCE_DIR / "huey.db")
+# run.py starts a consumer inside the web process on the embedded default.
+EMBEDDED_CONSUMER = True
+
+# Uploaded files live outside the web root under generated names.
+UPLOAD_DIR = str(INSTANCE_DIR / "uploads")
+
+# The one clock: every rule asks app.services.clock.now(). Seconds added to the wall clock,
+# so the demo and end-to-end tests can move time forward ("training has ended").
+CLOCK_OFFSET_SECONDS = 0
+TIMEZONE = "Asia/Shanghai"
+
+# Flask-AppBuilder
+APP_NAME = "建培 · 建设行业技能人员培训管理"
+APP_THEME = ""
+AUTH_TYPE = AUTH_DB
+AUTH_ROLE_ADMIN = "Admin"
+AUTH_ROLE_PUBLIC = "Public"
+AUTH_USER_REGISTRATION = False
+FAB_SECURITY_MANAGER_CLASS = "app.security.JianpeiSecurityManager"
+FAB_INDEX_VIEW = "views.home.HomeView"
+FAB_ADD_SECURITY_API = False  # fails with marshmallow 4 (STACK-NOTES)
+# Tables and permissions are made by `flask --app run setup` (migrations + role sync),
+# never as a side effect of starting a web worker.
+FAB_CREATE_DB = False
+FAB_UPDATE_PERMS = False
+FAB_PASSWORD_COMPLEXITY_ENABLED = False
+
+# Login is rate limited per client address (Flask-Limiter behind FAB).
+RATELIMIT_ENABLED = True
+AUTH_RATE_LIMITED = True
+AUTH_RATE_LIMIT = "10 per minute"
+RATELIMIT_STORAGE_URI = "memory://"
+
+# Cookies and forms
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = False
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None
+
+# Chinese first. "zh_CN" (not "zh") so Flask-Admin is Chinese too.
+BABEL_DEFAULT_LOCALE = "zh_CN"
+BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+LANGUAGES = {
+    "zh_CN": {"flag": "cn", "name": "简体中文"},
+    "en": {"flag": "gb", "name": "English"},
+}
+
+# Demo accounts seeded by `flask --app run setup --demo` (embedded default only).
+DEMO_PASSWORD = "Jianpei@2026"
+
+# Secrets and service URLs that may come from the environment (see app/config_loader.py).
+ENV_KEYS = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "JIANPEI_ENV",
+    "UPLOAD_DIR",
+    "CLOCK_OFFSET_SECONDS",
+    "ALIPAY_APP_ID",
+    "ALIPAY_APP_PRIVATE_KEY",
+    "ALIPAY_PUBLIC_KEY",
+    "SMS_API_KEY",
+    "MINISTRY_API_TOKEN",
+)

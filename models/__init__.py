@@ -1,0 +1,16 @@
+"""All models, imported here so Alembic and the app see one metadata."""
+from flask_appbuilder import Model  # noqa: F401
+
+from models.audit import AuditLog  # noqa: F401
+from models.organisation import Enterprise, Institution  # noqa: F401
+from models.reference import (  # noqa: F401
+    DICTIONARIES,
+    Authority,
+    Education,
+    Occupation,
+    OccupationLevel,
+    ProfessionalTitle,
+    Region,
+)
+from models.training import TrainingPlan  # noqa: F401
+from models.user import JianpeiUser  # noqa: F401

@@ -1,0 +1,21 @@
+"""Our user: Flask-AppBuilder's ab_user plus the organisation a user acts for."""
+from typing import Optional
+
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.organisation import Enterprise, Institution
+from models.reference import Authority
+
+
+class JianpeiUser(User):
+    __tablename__ = "ab_user"
+
+    enterprise_id: Mapped[Optional[int]] = mapped_column(ForeignKey("enterprise.id"))
+    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
+    authority_id: Mapped[Optional[int]] = mapped_column(ForeignKey("authority.id"))
+
+    enterprise: Mapped[Optional[Enterprise]] = relationship()
+    institution: Mapped[Optional[Institution]] = relationship()
+    authority: Mapped[Optional[Authority]] = relationship()

@@ -1,0 +1,14 @@
+"""Housekeeping tasks."""
+from tasks import huey, in_app_context
+
+
+@huey.task()
+@in_app_context
+def audit_note(action: str, note: str) -> int:
+    """Record a system event in the audit log (`flask --app run tasks ping` checks a worker with it)."""
+    from app.extensions import db
+    from app.services import audit
+
+    entry = audit.record(action, after={"note": note})
+    db.session.commit()
+    return entry.id

@@ -1,0 +1,1 @@
+"""Flask-AppBuilder views, one module per domain; registered in app/menu.py."""
