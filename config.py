@@ -22,6 +22,10 @@ SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'jianpei.db'}"
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 SQLALCHEMY_ENGINE_OPTIONS: dict = {}
 
+# `make run` serves here (run.py).
+HOST = "127.0.0.1"
+PORT = 5000
+
 # huey: SQLite file next to the database unless REDIS_URL is set (see tasks/__init__.py).
 REDIS_URL = None
 HUEY_SQLITE_PATH = str(INSTANCE_DIR / "huey.db")
@@ -85,6 +89,7 @@ ENV_KEYS = (
     "JIANPEI_ENV",
     "UPLOAD_DIR",
     "CLOCK_OFFSET_SECONDS",
+    "PORT",
     "ALIPAY_APP_ID",
     "ALIPAY_APP_PRIVATE_KEY",
     "ALIPAY_PUBLIC_KEY",

@@ -18,8 +18,9 @@ def main() -> None:
         consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=True)
         consumer.start()
         logging.getLogger(__name__).info("huey consumer started (%s)", type(huey).__name__)
-    try:
-        app.run(host="127.0.0.1", port=5000, debug=False, use_reloader=False, threaded=True)
+    try:  # Ctrl-C ends app.run; the consumer then stops after its running tasks
+        app.run(host=app.config["HOST"], port=int(app.config["PORT"]), debug=False,
+                use_reloader=False, threaded=True)
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)

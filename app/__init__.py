@@ -4,12 +4,11 @@ import sys
 from typing import Any, Mapping, Optional
 
 from flask import Flask
+from flask_appbuilder import AppBuilder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.config_loader import load_config
-from flask_appbuilder import AppBuilder
-
 from app.extensions import csrf, db, migrate
 
 
@@ -34,8 +33,9 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     init_console(app)
 
-    from app import cli
+    from app import cli, errors
 
+    errors.register(app)
     cli.register(app)
     from tasks import huey
 

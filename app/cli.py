@@ -52,4 +52,5 @@ def tasks_ping(timeout: int) -> None:
     except Exception:  # huey raises its own timeout error class
         click.echo(json.dumps({"ok": False, "error": "no worker answered"}))
         sys.exit(1)
-    click.echo(json.dumps({"ok": True, "audit_id": entry_id, "storage": type(current_app.extensions["huey"]).__name__}))
+    storage = type(current_app.extensions["huey"]).__name__
+    click.echo(json.dumps({"ok": True, "audit_id": entry_id, "storage": storage}))

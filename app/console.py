@@ -19,6 +19,7 @@ from models.reference import (
     ProfessionalTitle,
     Region,
 )
+from models.states import PlanState
 from models.training import TrainingPlan
 
 
@@ -126,6 +127,9 @@ class TrainingPlanConsoleView(ConsoleModelView):
     column_list = ("institution", "occupation", "level", "quota", "fee", "enrol_start",
                    "enrol_end", "train_start", "train_end", "review_state")
     column_filters = ("review_state", "region_code")
+    column_formatters = {
+        "review_state": lambda _v, _c, model, _n: PlanState(model.review_state).label,
+    }
     form_columns = ("venue", "contact", "notes")
     column_labels = {
         "institution": _l("Training institution"),
@@ -138,6 +142,7 @@ class TrainingPlanConsoleView(ConsoleModelView):
         "train_start": _l("Training starts"),
         "train_end": _l("Training ends"),
         "review_state": _l("Review state"),
+        "region_code": _l("Region code"),
         "venue": _l("Venue"),
         "contact": _l("Contact"),
         "notes": _l("Notes"),
@@ -173,7 +178,7 @@ DICTIONARY_VIEWS = (
 def init_console(app) -> Admin:
     console = Admin(
         app,
-        name=str(_l("Jianpei data console")),
+        name=_l("Jianpei data console"),
         url="/console",
         index_view=ConsoleIndexView(url="/console", endpoint="console", name=_l("Home")),
     )

@@ -8,12 +8,15 @@ from typing import Any, Optional, TypeVar
 from flask import abort
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, false, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
 from models.user import JianpeiUser
+from views.base import FormattedViewMixin
 
 ADMIN = "Admin"
 ENTERPRISE = "Enterprise"
@@ -23,11 +26,32 @@ PROVINCE_REGULATOR = "ProvinceRegulator"
 PUBLIC = "Public"
 ROLES = (ADMIN, ENTERPRISE, INSTITUTION, CITY_REGULATOR, PROVINCE_REGULATOR, PUBLIC)
 
+ROLE_LABELS = {
+    ADMIN: _l("System administrator"),
+    ENTERPRISE: _l("Enterprise"),
+    INSTITUTION: _l("Training institution"),
+    CITY_REGULATOR: _l("City authority"),
+    PROVINCE_REGULATOR: _l("Provincial authority"),
+    PUBLIC: _l("Public"),
+}
+
 M = TypeVar("M")
+
+
+def role_labels(roles) -> str:
+    return "、".join(str(ROLE_LABELS.get(role.name, role.name)) for role in roles)
+
+
+class JianpeiUserDBModelView(FormattedViewMixin, UserDBModelView):
+    """FAB's user admin and 'user info' page, with role names in Chinese."""
+
+    class_permission_name = "UserDBModelView"  # same permissions as FAB's own view
+    formatters_columns = {"roles": role_labels}
 
 
 class JianpeiSecurityManager(SecurityManager):
     user_model = JianpeiUser
+    userdbmodelview = JianpeiUserDBModelView
 
 
 def role_names(user: Any) -> set[str]:

@@ -45,7 +45,9 @@ def gen_enterprise(region_code: str = "330100", **fields) -> Enterprise:
 
 
 def gen_institution(region_code: str = "330100", **fields) -> Institution:
-    institution = Institution(name=f"测试培训机构{next(_seq)}", region_code=region_code, **fields)
+    values = dict(name=f"测试培训机构{next(_seq)}", region_code=region_code)
+    values.update(fields)
+    institution = Institution(**values)
     db.session.add(institution)
     db.session.commit()
     return institution

@@ -1,13 +1,13 @@
 """The audit log for regulators, within their scope (Admin also has it in /console)."""
-from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from app.security import ROW_SCOPE
 from models.audit import AuditLog
+from views.base import JianpeiModelView
 
 
-class AuditLogView(ModelView):
+class AuditLogView(JianpeiModelView):
     datamodel = SQLAInterface(AuditLog)
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show"]

@@ -1,12 +1,13 @@
 """Enterprises and institutions as regulators, institutions and enterprises see them."""
-from flask import send_file
-from flask_appbuilder import BaseView, ModelView, expose, has_access
+from flask import abort, send_file
+from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from app.integrations.storage import storage
 from app.security import ROW_SCOPE, get_scoped
 from models.organisation import Enterprise, Institution
+from views.base import JianpeiModelView
 
 ENTERPRISE_LABELS = {
     "uscc": _l("Unified social credit code"),
@@ -21,6 +22,7 @@ ENTERPRISE_LABELS = {
     "contact_person": _l("Contact person"),
     "contact_mobile": _l("Contact mobile"),
     "review_state_label": _l("Review state"),
+    "review_state": _l("Review state"),
     "review_reason": _l("Review remarks"),
     "reviewed_at": _l("Reviewed at"),
     "reviewing_authority": _l("Reviewing authority"),
@@ -28,7 +30,7 @@ ENTERPRISE_LABELS = {
 }
 
 
-class EnterpriseView(ModelView):
+class EnterpriseView(JianpeiModelView):
     datamodel = SQLAInterface(Enterprise)
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show"]
@@ -48,7 +50,7 @@ class EnterpriseView(ModelView):
     show_template = "enterprise_show.html"
 
 
-class InstitutionView(ModelView):
+class InstitutionView(JianpeiModelView):
     datamodel = SQLAInterface(Institution)
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show"]
@@ -87,5 +89,5 @@ class DocumentView(BaseView):
         enterprise = get_scoped(Enterprise, pk)
         key = getattr(enterprise, DOCUMENT_SLOTS.get(slot, ""), None)
         if not key or not storage().exists(key):
-            return self.render_template("not_found.html"), 404
+            abort(404)
         return send_file(storage().open(key), mimetype="image/jpeg", download_name=f"{slot}.jpg")

@@ -1,10 +1,10 @@
 """Training plans as each role sees them (read side; publishing comes with plan review)."""
-from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from app.security import ROW_SCOPE
 from models.training import TrainingPlan
+from views.base import JianpeiModelView
 
 PLAN_LABELS = {
     "institution": _l("Training institution"),
@@ -21,6 +21,7 @@ PLAN_LABELS = {
     "contact": _l("Contact"),
     "notes": _l("Notes"),
     "review_state_label": _l("Review state"),
+    "review_state": _l("Review state"),
     "review_reason": _l("Review remarks"),
     "phase_label": _l("Phase"),
     "seats_left": _l("Seats left"),
@@ -29,7 +30,7 @@ PLAN_LABELS = {
 }
 
 
-class TrainingPlanView(ModelView):
+class TrainingPlanView(JianpeiModelView):
     datamodel = SQLAInterface(TrainingPlan)
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show"]

@@ -1,0 +1,45 @@
+"""Chinese error pages: no English framework page and no traceback ever reaches a user."""
+import logging
+
+from flask import Flask, render_template
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: _l("The request could not be understood. Please go back and try again."),
+    403: _l("You are not allowed to open this page."),
+    404: _l("The page or record does not exist, or you may not see it."),
+    405: _l("This page cannot be used that way."),
+    413: _l("The uploaded file is too large."),
+    429: _l("Too many attempts. Please wait a minute and try again."),
+    500: _l("Something went wrong on our side. The error has been logged; please try again later."),
+}
+
+
+def _page(status: int, message=None):
+    text = message or MESSAGES.get(status, MESSAGES[500])
+    try:
+        return render_template("error.html", status=status, message=text), status
+    except Exception:  # the layout itself failed (e.g. the database is down)
+        log.exception("error page failed to render")
+        return render_template("error_plain.html", status=status, message=text), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(_error):
+        return _page(400, _l("The form expired or was sent from another page. Please reload and try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        return _page(error.code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error", exc_info=error)
+        return _page(500)

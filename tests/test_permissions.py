@@ -1,0 +1,115 @@
+"""The permission matrix: every role holds exactly its permissions, and every view obeys them."""
+import pytest
+from flask_appbuilder.const import PERMISSION_PREFIX
+
+from app import permissions, security
+from app.extensions import db
+from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_regulator, gen_user
+from tests.helpers import give_documents, path
+
+SCOPED_ROLES = [r for r in security.ROLES if r != security.PUBLIC]
+
+
+def _role_pairs(app, role_name):
+    role = app.appbuilder.sm.find_role(role_name)
+    return {(pv.permission.name, pv.view_menu.name) for pv in role.permissions}
+
+
+@pytest.mark.parametrize("role", [r for r in security.ROLES if r != security.ADMIN])
+def test_role_holds_exactly_its_matrix(app, role):
+    assert _role_pairs(app, role) == permissions.expected_permissions(role)
+
+
+def test_admin_holds_every_permission(app):
+    sm = app.appbuilder.sm
+    every = {(pv.permission.name, pv.view_menu.name)
+             for pv in db.session.scalars(db.select(sm.permissionview_model))}
+    assert _role_pairs(app, security.ADMIN) == every
+
+
+def test_matrix_names_only_views_that_exist(app):
+    existing = {v.class_permission_name for v in app.appbuilder.baseviews}
+    for role, views in permissions.MATRIX.items():
+        assert set(views) <= existing, role
+
+
+def _our_views(app):
+    return [v for v in app.appbuilder.baseviews if type(v).__module__.startswith("views.")
+            and type(v).__name__ != "HomeView"]
+
+
+@pytest.fixture
+def world(app):
+    """One user per role in 杭州 and an enterprise with documents for the download probe."""
+    enterprise = gen_enterprise("330100")
+    give_documents(enterprise)
+    institution = gen_institution("330100")
+    gen_plan(institution)
+    users = {
+        security.ADMIN: gen_user(security.ADMIN),
+        security.ENTERPRISE: gen_user(security.ENTERPRISE, enterprise_id=enterprise.id),
+        security.INSTITUTION: gen_user(security.INSTITUTION, institution_id=institution.id),
+        security.CITY_REGULATOR: gen_regulator("330100"),
+        security.PROVINCE_REGULATOR: gen_regulator("330000", security.PROVINCE_REGULATOR),
+    }
+    return {"enterprise": enterprise, "users": users}
+
+
+def _probe_url(view, world):
+    """The URL that opens a view, with arguments where it needs them."""
+    if type(view).__name__ == "DocumentView":
+        return path("DocumentView.enterprise_document", pk=world["enterprise"].id, slot="yyzz")
+    return path(f"{view.endpoint}.{view.default_view}")
+
+
+def _entry_permission(view):
+    name = view.method_permission_name.get(view.default_view, view.default_view)
+    return PERMISSION_PREFIX + name
+
+
+@pytest.mark.parametrize("role", SCOPED_ROLES)
+def test_every_view_answers_role_as_the_matrix_says(app, login_as, world, role):
+    client = app.test_client()
+    login_as(client, world["users"][role])
+    views = _our_views(app)
+    assert views, "no views registered"
+    for view in views:
+        pair = (_entry_permission(view), view.class_permission_name)
+        allowed = role == security.ADMIN or pair in permissions.expected_permissions(role)
+        response = client.get(_probe_url(view, world))
+        expected = 200 if allowed else 403
+        assert response.status_code == expected, (role, type(view).__name__, response.status_code)
+
+
+def test_visitors_are_sent_to_login_from_every_view(app, world):
+    client = app.test_client()
+    for view in _our_views(app):
+        response = client.get(_probe_url(view, world))
+        assert response.status_code == 302, type(view).__name__
+        assert "/login/" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", SCOPED_ROLES)
+def test_console_is_for_admin_only(app, login_as, world, role):
+    client = app.test_client()
+    login_as(client, world["users"][role])
+    endpoints = [rule.endpoint for rule in app.url_map.iter_rules()
+                 if rule.endpoint.startswith("console") and rule.endpoint.endswith("index_view")
+                 or rule.endpoint == "console.index"]
+    assert len(endpoints) >= 8
+    for endpoint in endpoints:
+        response = client.get(path(endpoint))
+        if role == security.ADMIN:
+            assert response.status_code == 200, endpoint
+        else:
+            assert response.status_code == 302, endpoint
+            assert "/login/" in response.headers["Location"]
+
+
+def test_menu_shows_only_what_the_role_may_open(app, login_as, world):
+    client = app.test_client()
+    login_as(client, world["users"][security.ENTERPRISE])
+    page = client.get("/").get_data(as_text=True)
+    assert path("TrainingPlanView.list") in page
+    assert path("AuditLogView.list") not in page
+    assert "/console/" not in page
