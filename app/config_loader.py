@@ -17,12 +17,11 @@ def load_config(app: Flask, test_config: Optional[Mapping[str, Any]] = None) -> 
     for key in app.config["ENV_KEYS"]:
         if key in os.environ:
             app.config[key] = os.environ[key]
-    if test_config:
-        app.config.update(test_config)
-
     url = app.config.get("DATABASE_URL")
     if url:
         app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)
+    if test_config:
+        app.config.update(test_config)
     app.config["CLOCK_OFFSET_SECONDS"] = int(app.config.get("CLOCK_OFFSET_SECONDS") or 0)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Threads of the embedded consumer and the dev server share the file.

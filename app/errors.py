@@ -1,7 +1,7 @@
 """Chinese error pages: no English framework page and no traceback ever reaches a user."""
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -22,7 +22,10 @@ MESSAGES = {
 def _page(status: int, message=None):
     text = message or MESSAGES.get(status, MESSAGES[500])
     try:
-        return render_template("error.html", status=status, message=text), status
+        appbuilder = current_app.appbuilder
+        page = render_template("error.html", status=status, message=text,
+                               appbuilder=appbuilder, base_template=appbuilder.base_template)
+        return page, status
     except Exception:  # the layout itself failed (e.g. the database is down)
         log.exception("error page failed to render")
         return render_template("error_plain.html", status=status, message=text), status

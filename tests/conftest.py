@@ -16,6 +16,7 @@ os.environ.setdefault("HUEY_SQLITE_PATH", str(_TMP / "huey.db"))
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.config_loader import normalize_database_url  # noqa: E402
@@ -27,6 +28,18 @@ huey.immediate = True
 PASSWORD = "Test@12345"
 POSTGRES_URL = os.environ.get("DATABASE_URL")
 _counter = itertools.count()
+
+
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context, as in production.
+
+    Tests hold an app context open for factories; without this, requests would share its
+    `g` (and Flask-Login's cached user) and its database session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 def base_config(database_uri: str, tmp: Path) -> dict:
@@ -114,6 +127,7 @@ def make_app(databases, tmp_path):
     def _make(**overrides):
         uri = databases.new()
         app = create_app({**base_config(uri, tmp_path), **overrides})
+        app.test_client_class = FreshContextClient
         made.append((app, uri))
         return app
 

@@ -1,0 +1,105 @@
+"""Configuration layering and the security settings that ride on it."""
+import re
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from app.config_loader import ConfigError, normalize_database_url
+from app.extensions import db
+from tests.factories import gen_user
+
+STRONG = "x" * 40
+
+
+def test_production_refuses_the_default_secret_key(monkeypatch):
+    monkeypatch.setenv("JIANPEI_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@127.0.0.1/db")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+    monkeypatch.setenv("SECRET_KEY", "short")
+    with pytest.raises(ConfigError, match="32"):
+        create_app()
+
+
+def test_production_refuses_sqlite(monkeypatch):
+    monkeypatch.setenv("JIANPEI_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", STRONG)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        create_app()
+
+
+def test_production_starts_with_proper_secrets(monkeypatch):
+    monkeypatch.setenv("JIANPEI_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", STRONG)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@127.0.0.1/db")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@127.0.0.1/db"
+    assert app.config["SECRET_KEY"] == STRONG
+
+
+def test_local_file_overrides_defaults_and_env_overrides_file(tmp_path, monkeypatch):
+    local = tmp_path / "local.py"
+    local.write_text('APP_NAME = "本地建培"\nSECRET_KEY = "from-file"\nPORT = 5100\n')
+    monkeypatch.setenv("JIANPEI_CONFIG", str(local))
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["APP_NAME"] == "本地建培"
+    assert app.config["PORT"] == 5100
+    assert app.config["SECRET_KEY"] == "from-env"
+
+
+def test_database_urls_use_psycopg3():
+    assert normalize_database_url("postgres://a@h/d") == "postgresql+psycopg://a@h/d"
+    assert normalize_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_sqlite_runs_in_wal_mode(app):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_session_cookie_is_httponly_and_samesite(app, client, login_as):
+    user = gen_user("Admin")
+    response = login_as(client, user)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_passwords_are_stored_hashed(app):
+    user = gen_user("Admin")
+    assert user.password != "Test@12345"
+    assert re.match(r"^(scrypt|pbkdf2)", user.password)
+
+
+def test_forms_need_a_csrf_token(make_app):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        user = gen_user("Admin")
+        client = app.test_client()
+        response = client.post("/login/", data={"username": user.username, "password": "Test@12345"})
+        assert response.status_code == 400
+        assert "表单已过期" in response.get_data(as_text=True)
+        assert client.get("/").status_code == 302  # still signed out
+
+
+def test_login_is_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, AUTH_RATE_LIMIT="5 per minute")
+    with app.app_context():
+        client = app.test_client()
+        codes = [client.post("/login/", data={"username": "nobody", "password": "bad"}).status_code
+                 for _ in range(7)]
+        assert codes[:5] == [302] * 5  # wrong password: back to the login page
+        assert codes[-1] == 429
+        assert "尝试次数过多" in client.post("/login/", data={}).get_data(as_text=True)
+
+
+def test_unknown_page_is_a_chinese_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "页面或记录不存在" in response.get_data(as_text=True)
