@@ -23,10 +23,14 @@ def load_config(app: Flask, test_config: Optional[Mapping[str, Any]] = None) -> 
     if test_config:
         app.config.update(test_config)
     app.config["CLOCK_OFFSET_SECONDS"] = int(app.config.get("CLOCK_OFFSET_SECONDS") or 0)
+    # A copy: config.py's dict is shared by every app built in this process.
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Threads of the embedded consumer and the dev server share the file.
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("connect_args", {"timeout": 30})
+    else:
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if app.config.get("REDIS_URL") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
         # Several web workers must share one login counter.
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
