@@ -59,7 +59,8 @@ FAB_PASSWORD_COMPLEXITY_ENABLED = False
 # Login is rate limited per client address (Flask-Limiter behind FAB).
 RATELIMIT_ENABLED = True
 AUTH_RATE_LIMITED = True
-AUTH_RATE_LIMIT = "10 per minute"
+AUTH_RATE_LIMIT = "10 per minute"  # per client address
+AUTH_ACCOUNT_RATE_LIMIT = "20 per hour"  # per account, from any address
 RATELIMIT_STORAGE_URI = "memory://"
 
 # Cookies and forms
@@ -77,6 +78,18 @@ LANGUAGES = {
     "zh_CN": {"flag": "cn", "name": "简体中文"},
     "en": {"flag": "gb", "name": "English"},
 }
+
+# SMS: "outbox" records messages in the database (listed for admins in /console).
+SMS_BACKEND = "outbox"
+SMS_CODE_TEMPLATE = "【建培】您的验证码是{code}，{minutes}分钟内有效。如非本人操作，请忽略。"
+
+# Registration documents (yyzz.jpg, cns.jpg, zzzs.jpg)
+DOCUMENT_MAX_BYTES = 2 * 1024 * 1024
+STAGED_UPLOAD_LIFETIME_MINUTES = 60
+MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+# Chinese PDFs embed this TrueType font (Debian: fonts-wqy-microhei; `make` installs it).
+CJK_FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
 # Demo accounts seeded by `flask --app run setup --demo` (embedded default only).
 DEMO_PASSWORD = "Jianpei@2026"

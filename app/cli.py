@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(sync_roles_command)
     app.cli.add_command(tasks_cli)
+    app.cli.add_command(ocr_cli)
 
 
 @click.command("setup")
@@ -54,3 +55,17 @@ def tasks_ping(timeout: int) -> None:
         sys.exit(1)
     storage = type(current_app.extensions["huey"]).__name__
     click.echo(json.dumps({"ok": True, "audit_id": entry_id, "storage": storage}))
+
+
+ocr_cli = AppGroup("ocr", help="Text recognition, for support staff debugging photos.")
+
+
+@ocr_cli.command("license")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+def ocr_license(image: str) -> None:
+    """Print what OCR reads on a business licence photo as JSON; exit 1 without a valid USCC."""
+    from app.services.licence import read_licence
+
+    reading = read_licence(image)
+    click.echo(json.dumps(reading, ensure_ascii=False))
+    sys.exit(0 if reading["uscc"] else 1)

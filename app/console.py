@@ -1,5 +1,5 @@
 """The admins' data console (Flask-Admin) at /console, behind Flask-AppBuilder's login."""
-from flask import redirect, request, url_for
+from flask import current_app, redirect, request
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_babel import lazy_gettext as _l
@@ -9,6 +9,7 @@ from wtforms.validators import ValidationError
 from app import security
 from app.extensions import db
 from app.services import DomainError, audit, dictionaries
+from models.accounts import SmsMessage
 from models.audit import AuditLog
 from models.organisation import Institution
 from models.reference import (
@@ -28,7 +29,7 @@ def _is_admin() -> bool:
 
 
 def _to_login():
-    return redirect(url_for("AuthDBView.login", next=request.url))
+    return redirect(current_app.appbuilder.get_url_for_login_with(request.url))
 
 
 class ConsoleIndexView(AdminIndexView):
@@ -167,6 +168,21 @@ class AuditLogConsoleView(ReadOnlyConsoleView):
     }
 
 
+class SmsOutboxConsoleView(ReadOnlyConsoleView):
+    """The embedded default's SMS outbox: what would have been sent, codes included."""
+
+    column_default_sort = ("created_at", True)
+    column_list = ("created_at", "phone", "purpose", "text", "state")
+    column_searchable_list = ("phone",)
+    column_labels = {
+        "created_at": _l("Time"),
+        "phone": _l("Mobile"),
+        "purpose": _l("Purpose"),
+        "text": _l("Text"),
+        "state": _l("State"),
+    }
+
+
 DICTIONARY_VIEWS = (
     (Occupation, "console_occupation", _l("Occupations (trades)")),
     (OccupationLevel, "console_occupation_level", _l("Occupation levels")),
@@ -197,4 +213,6 @@ def init_console(app) -> Admin:
                                              endpoint="console_training_plan"))
     console.add_view(AuditLogConsoleView(AuditLog, db.session, name=_l("Audit log"),
                                          endpoint="console_audit_log"))
+    console.add_view(SmsOutboxConsoleView(SmsMessage, db.session, name=_l("SMS outbox"),
+                                          endpoint="console_sms_outbox"))
     return console

@@ -5,14 +5,22 @@ from typing import Any, Optional
 from flask_babel import lazy_gettext as _l
 
 from views.audit import AuditLogView
+from views.auth import ForgotPasswordView
+from views.my_enterprise import MyEnterpriseView
 from views.organisation import DocumentView, EnterpriseView, InstitutionView
+from views.registration import RegisterView
+from views.review import EnterpriseReviewView
 from views.training import TrainingPlanView
 
+MY_ENTERPRISE = "MyEnterprise"
+REVIEW = "Review"
 ORGANISATIONS = "Organisations"
 TRAINING = "Training"
 SUPERVISION = "Supervision"
 
 CATEGORY_LABELS = {
+    MY_ENTERPRISE: (_l("Enterprise"), "fa-building-o"),
+    REVIEW: (_l("Review"), "fa-check-square-o"),
     ORGANISATIONS: (_l("Organisations"), "fa-building"),
     TRAINING: (_l("Training"), "fa-graduation-cap"),
     SUPERVISION: (_l("Supervision"), "fa-eye"),
@@ -29,11 +37,16 @@ class Entry:
 
 
 ENTRIES = (
+    Entry(MyEnterpriseView, "EnterpriseInfo", _l("Enterprise information"), MY_ENTERPRISE,
+          "fa-id-card"),
+    Entry(EnterpriseReviewView, "EnterpriseReview", _l("Enterprise review"), REVIEW, "fa-gavel"),
     Entry(EnterpriseView, "Enterprises", _l("Enterprises"), ORGANISATIONS, "fa-industry"),
     Entry(InstitutionView, "Institutions", _l("Training institutions"), ORGANISATIONS, "fa-university"),
     Entry(TrainingPlanView, "TrainingPlans", _l("Training plans"), TRAINING, "fa-calendar"),
     Entry(AuditLogView, "AuditLog", _l("Audit log"), SUPERVISION, "fa-history"),
     Entry(DocumentView),
+    Entry(RegisterView),
+    Entry(ForgotPasswordView),
 )
 
 CONSOLE_LINK = "Console"

@@ -3,6 +3,8 @@
 `flask --app run setup` makes the roles hold exactly these permissions; the menu
 entries follow from them. Row scope (which rows) is app/security.py's business.
 """
+from flask_appbuilder.const import PERMISSION_PREFIX
+
 from app import security
 from app.menu import CONSOLE_LINK, ENTRIES
 
@@ -16,6 +18,7 @@ OWN_ACCOUNT = {
 }
 
 REGULATOR = {
+    "EnterpriseReviewView": frozenset({"can_list", "can_show", "can_review"}),
     "EnterpriseView": LIST_SHOW,
     "InstitutionView": LIST_SHOW,
     "TrainingPlanView": LIST_SHOW,
@@ -26,7 +29,8 @@ REGULATOR = {
 
 MATRIX: dict[str, dict[str, frozenset]] = {
     security.ENTERPRISE: {
-        "EnterpriseView": LIST_SHOW,
+        "MyEnterpriseView": frozenset({"can_show", "can_edit"}),
+        "EnterpriseView": frozenset({"can_show"}),
         "TrainingPlanView": LIST_SHOW,
         "DocumentView": DOWNLOAD,
         **OWN_ACCOUNT,
@@ -39,19 +43,29 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     security.CITY_REGULATOR: REGULATOR,
     security.PROVINCE_REGULATOR: REGULATOR,
     security.PUBLIC: {},
-    # Admin holds every permission there is (see app/cli.py sync_roles).
+    # Admin holds every permission there is, but for the views of an enterprise's own
+    # account (an admin has no enterprise): see admin_permissions().
 }
 
-# Menu entries a role sees: those whose view it may list, plus the console for Admin.
-ENTRY_PERMISSION = "can_list"
+OWN_ORGANISATION_VIEWS = {"MyEnterpriseView": "EnterpriseInfo"}
+
+
+def admin_excluded() -> set[str]:
+    """View menus (and menu items) Admin does not get."""
+    return set(OWN_ORGANISATION_VIEWS) | set(OWN_ORGANISATION_VIEWS.values())
+
+def entry_permission(view) -> str:
+    """The permission that opens a view's default page (can_list for model views)."""
+    name = (view.method_permission_name or {}).get(view.default_view, view.default_view)
+    return PERMISSION_PREFIX + name
 
 
 def menu_permissions(role: str) -> set[tuple[str, str]]:
-    """(permission, view menu) pairs for the menu items and categories of `role`."""
+    """Menu items (and their categories) of the views whose default page `role` may open."""
     granted = MATRIX.get(role, {})
     pairs: set[tuple[str, str]] = set()
     for entry in ENTRIES:
-        if entry.name and ENTRY_PERMISSION in granted.get(entry.view.__name__, ()):
+        if entry.name and entry_permission(entry.view) in granted.get(entry.view.__name__, ()):
             pairs.add(("menu_access", entry.name))
             pairs.add(("menu_access", entry.category))
     return pairs

@@ -5,7 +5,7 @@ and APIs, scoped_select()/get_scoped() for custom views, services and downloads.
 """
 from typing import Any, Optional, TypeVar
 
-from flask import abort
+from flask import abort, current_app, request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
 from models.user import JianpeiUser
+from views.auth import ChangeMyPasswordView, JianpeiAuthDBView
 from views.base import FormattedViewMixin
 
 ADMIN = "Admin"
@@ -49,9 +50,36 @@ class JianpeiUserDBModelView(FormattedViewMixin, UserDBModelView):
     formatters_columns = {"roles": role_labels}
 
 
+def _login_account_key() -> str:
+    return "login-account:" + (request.form.get("username") or "").strip().upper()
+
+
 class JianpeiSecurityManager(SecurityManager):
     user_model = JianpeiUser
     userdbmodelview = JianpeiUserDBModelView
+    authdbview = JianpeiAuthDBView
+    resetmypasswordview = ChangeMyPasswordView
+
+    def register_views(self):
+        super().register_views()
+        if self.is_auth_limited:
+            # FAB limits sign-in per client address; also limit guesses at one account.
+            self.limiter.limit(current_app.config["AUTH_ACCOUNT_RATE_LIMIT"],
+                               key_func=_login_account_key, methods=["POST"])(
+                self.auth_view.blueprint)
+
+    def load_user(self, pk):
+        """Session ids are "id:session_version"; a changed password ends older sessions."""
+        user_id, _, version = str(pk).partition(":")
+        try:
+            user = self.get_user_by_id(int(user_id))
+        except ValueError:
+            return None
+        if user is None or not user.is_active:
+            return None
+        if version and int(version) != (user.session_version or 0):
+            return None
+        return user
 
 
 def role_names(user: Any) -> set[str]:

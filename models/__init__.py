@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see one metadata."""
 from flask_appbuilder import Model  # noqa: F401
 
+from models.accounts import SmsCode, SmsMessage, StagedUpload  # noqa: F401
 from models.audit import AuditLog  # noqa: F401
 from models.organisation import Enterprise, Institution  # noqa: F401
 from models.reference import (  # noqa: F401

@@ -63,7 +63,7 @@ MAIN_PAGES = [
     ("TrainingPlanView.show", {"pk": "plan"}),
     ("AuditLogView.list", {}),
     ("JianpeiUserDBModelView.userinfo", {}),
-    ("ResetMyPasswordView.this_form_get", {}),
+    ("ChangeMyPasswordView.this_form_get", {}),
 ]
 CONSOLE_PAGES = ["/console/", "/console/console_occupation/", "/console/console_region/",
                  "/console/console_institution/", "/console/console_training_plan/",

@@ -37,8 +37,9 @@ def test_enterprise_cannot_reach_another_enterprise_by_id(app, login_as, two_cit
     own, other = two_cities["hz"]["enterprise"], two_cities["nb"]["enterprise"]
     client = _client(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=own.id))
 
-    listing = client.get(path("EnterpriseView.list")).get_data(as_text=True)
-    assert own.name in listing and other.name not in listing
+    assert client.get(path("EnterpriseView.list")).status_code == 403  # its page is 企业信息
+    info = client.get(path("MyEnterpriseView.info")).get_data(as_text=True)
+    assert own.name in info and other.name not in info
     assert client.get(path("EnterpriseView.show", pk=own.id)).status_code == 200
     assert client.get(path("EnterpriseView.show", pk=other.id)).status_code == 404
     assert client.get(f"/enterpriseview/edit/{other.id}").status_code in (403, 404)

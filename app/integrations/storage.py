@@ -31,6 +31,10 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def path_of(self, key: str) -> Path:
+        """A local path for tools that need one (OCR)."""
+        return self._path(key)
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 

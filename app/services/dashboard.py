@@ -28,13 +28,6 @@ def _count(model: type, user: Any, *conditions) -> int:
     return db.session.scalar(query) or 0
 
 
-def review_queue_condition(user: Any):
-    """Enterprises a regulator reviews: its city's non-province-owned ones, or the province-owned."""
-    if security.primary_role(user) == security.PROVINCE_REGULATOR:
-        return Enterprise.province_owned.is_(True)
-    return Enterprise.province_owned.is_(False)
-
-
 def cards(user: Any) -> list[Card]:
     role = security.primary_role(user)
     plans = "TrainingPlanView.list"
@@ -42,7 +35,7 @@ def cards(user: Any) -> list[Card]:
         enterprise = user.enterprise
         return [
             Card(_l("Review state"), enterprise.review_state_label if enterprise else "-",
-                 "EnterpriseView.list"),
+                 "MyEnterpriseView.info"),
             Card(_l("Published training plans"),
                  _count(TrainingPlan, user), plans),
         ]
@@ -57,8 +50,8 @@ def cards(user: Any) -> list[Card]:
         return [
             Card(_l("Enterprises awaiting review"),
                  _count(Enterprise, user, Enterprise.review_state == ReviewState.PENDING.value,
-                        review_queue_condition(user)),
-                 "EnterpriseView.list"),
+                        Enterprise.reviewing_authority_id == user.authority_id),
+                 "EnterpriseReviewView.queue"),
             Card(_l("Plans awaiting review"),
                  _count(TrainingPlan, user, TrainingPlan.review_state == PlanState.SUBMITTED.value),
                  plans),

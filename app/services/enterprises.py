@@ -1,0 +1,303 @@
+"""Enterprise accounts: registration, review by the right authority, profile changes."""
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from flask import current_app
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from app import security
+from app.extensions import db
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, sms_codes
+from app.services import uploads as staged
+from app.services.codes import is_valid_uscc
+from models.accounts import StagedUpload
+from models.organisation import Enterprise
+from models.reference import PROVINCE_CODE, Authority, Region
+from models.states import ReviewState
+
+MIN_PASSWORD = 8
+
+
+class RegistrationRefused(DomainError):
+    message = N_("The registration was refused.")
+
+
+class EnterpriseExists(RegistrationRefused):
+    message = N_("This unified social credit code is already registered: an enterprise cannot "
+                 "register twice. If you forgot the password, use “Forgot password” on the "
+                 "login page.")
+
+
+class LicenceUnclear(RegistrationRefused):
+    message = N_("The business licence picture is unclear: its credit code could not be read or "
+                 "does not match the code you typed. Please check the code, or take a clearer "
+                 "photo and upload yyzz.jpg again.")
+
+
+class LicenceNotReadYet(RegistrationRefused):
+    message = N_("The business licence is still being read; please wait a few seconds and submit "
+                 "again.")
+
+
+@dataclass
+class RegistrationData:
+    uscc: str
+    name: str
+    enterprise_type: str
+    legal_representative: str
+    registered_capital: str
+    established: Optional[dt.date]
+    address: str
+    region_code: str
+    province_owned: bool
+    contact_person: str
+    contact_mobile: str
+    sms_code: str
+    password: str
+    password_confirm: str
+
+
+PROFILE_FIELDS = ("name", "enterprise_type", "legal_representative", "registered_capital",
+                  "established", "address", "region_code", "province_owned", "contact_person",
+                  "contact_mobile", "review_state")
+
+
+def normalize_uscc(value: str) -> str:
+    return (value or "").strip().upper()
+
+
+def check_uscc(uscc: str) -> None:
+    if not is_valid_uscc(uscc):
+        raise RegistrationRefused(N_("The unified social credit code must be 18 characters of "
+                                     "digits and capital letters (no I, O, S, V, Z) with a correct "
+                                     "check character; please check it."))
+
+
+def check_password(password: str, confirm: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise RegistrationRefused(N_("The password must have at least %(n)s characters."),
+                                  n=MIN_PASSWORD)
+    if password != confirm:
+        raise RegistrationRefused(N_("The two passwords are not the same."))
+
+
+def city(region_code: str) -> Region:
+    region = db.session.get(Region, region_code)
+    if region is None or region.parent_code != PROVINCE_CODE:
+        raise RegistrationRefused(N_("Please choose the city your enterprise belongs to."))
+    return region
+
+
+def reviewing_authority(region_code: str, province_owned: bool) -> Authority:
+    """The city authority of the region, or the province for province-owned units."""
+    code = PROVINCE_CODE if province_owned else region_code
+    return db.session.scalars(select(Authority).where(Authority.region_code == code)).one()
+
+
+def register(data: RegistrationData, tokens: dict[str, Optional[str]]) -> Enterprise:
+    """Create the enterprise (待审核) and its account, all at once or not at all."""
+    data.uscc = normalize_uscc(data.uscc)
+    check_uscc(data.uscc)
+    if db.session.scalars(select(Enterprise.id).where(Enterprise.uscc == data.uscc)).first():
+        raise EnterpriseExists()
+    if current_app.appbuilder.sm.find_user(username=data.uscc):
+        raise EnterpriseExists()
+    city(data.region_code)
+    data.contact_mobile = sms_codes.check_mobile(data.contact_mobile)
+    check_password(data.password, data.password_confirm)
+    documents = _documents(tokens)
+    _check_licence(documents[staged.LICENCE], data.uscc)
+    sms_codes.consume_code(data.contact_mobile, sms_codes.REGISTER, data.sms_code)
+
+    authority = reviewing_authority(data.region_code, data.province_owned)
+    enterprise = Enterprise(
+        uscc=data.uscc, name=data.name.strip(), enterprise_type=data.enterprise_type.strip(),
+        legal_representative=data.legal_representative.strip(),
+        registered_capital=data.registered_capital.strip(), established=data.established,
+        address=data.address.strip(), region_code=data.region_code,
+        province_owned=data.province_owned, contact_person=data.contact_person.strip(),
+        contact_mobile=data.contact_mobile, licence_file=documents["yyzz"].storage_key,
+        commitment_file=documents["cns"].storage_key,
+        qualification_file=documents["zzzs"].storage_key,
+        ocr_result=documents["yyzz"].ocr_result, review_state=ReviewState.PENDING.value,
+        reviewing_authority_id=authority.id, created_at=clock.now(),
+    )
+    db.session.add(enterprise)
+    db.session.flush()
+    _create_account(enterprise, data.password)
+    for upload in documents.values():
+        db.session.delete(upload)  # the files now belong to the enterprise
+    audit.record("enterprise.register", enterprise,
+                 after={"uscc": enterprise.uscc, "authority": authority.name})
+    db.session.commit()
+    return enterprise
+
+
+def _documents(tokens: dict[str, Optional[str]]) -> dict[str, StagedUpload]:
+    from flask_babel import gettext
+
+    found = {}
+    for slot, label in staged.SLOTS.items():
+        upload = staged.find(tokens.get(slot), slot)
+        if upload is None:
+            raise staged.UploadMissing(file=f"{gettext(label)} ({slot}.jpg)")
+        found[slot] = upload
+    return found
+
+
+def _check_licence(upload: StagedUpload, uscc: str) -> None:
+    if upload.ocr_state in ("queued", None):
+        raise LicenceNotReadYet()
+    reading = staged.ocr_reading(upload) or {}
+    if reading.get("uscc") != uscc:
+        raise LicenceUnclear()
+
+
+def _create_account(enterprise: Enterprise, password: str) -> None:
+    sm = current_app.appbuilder.sm
+    user = sm.user_model()
+    user.username = enterprise.uscc
+    user.first_name = enterprise.name
+    user.last_name = ""
+    user.email = f"{enterprise.uscc.lower()}@enterprise.jianpei.invalid"
+    user.active = True
+    user.password = generate_password_hash(password)
+    user.roles = [sm.find_role(security.ENTERPRISE)]
+    user.enterprise_id = enterprise.id
+    user.created_on = user.changed_on = clock.now()
+    db.session.add(user)
+
+
+# ---- review -------------------------------------------------------------------------------
+
+def review_queue(reviewer: Any):
+    """Pending enterprises this reviewer's authority is responsible for."""
+    return (select(Enterprise)
+            .where(Enterprise.reviewing_authority_id == reviewer.authority_id,
+                   Enterprise.review_state == ReviewState.PENDING.value)
+            .order_by(Enterprise.created_at))
+
+
+def _reviewable(enterprise_id: int, reviewer: Any) -> Enterprise:
+    enterprise = db.session.get(Enterprise, enterprise_id, with_for_update=True)
+    if enterprise is None:
+        raise NotFound()
+    regulator = security.primary_role(reviewer) in (security.CITY_REGULATOR,
+                                                     security.PROVINCE_REGULATOR)
+    if not regulator or enterprise.reviewing_authority_id != reviewer.authority_id:
+        raise Forbidden(N_("This enterprise is reviewed by %(authority)s."),
+                        authority=enterprise.reviewing_authority.name)
+    if enterprise.review_state != ReviewState.PENDING.value:
+        raise InvalidState(N_("This enterprise is not waiting for review."))
+    return enterprise
+
+
+def approve(enterprise_id: int, reviewer: Any) -> Enterprise:
+    enterprise = _reviewable(enterprise_id, reviewer)
+    return _decide(enterprise, ReviewState.APPROVED, None)
+
+
+def reject(enterprise_id: int, reviewer: Any, reason: str) -> Enterprise:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(N_("Please give the reason for not passing the review."))
+    enterprise = _reviewable(enterprise_id, reviewer)
+    return _decide(enterprise, ReviewState.REJECTED, reason[:256])
+
+
+def _decide(enterprise: Enterprise, state: ReviewState, reason: Optional[str]) -> Enterprise:
+    before = audit.changes(enterprise, ["review_state", "review_reason"])
+    enterprise.review_state = state.value
+    enterprise.review_reason = reason
+    enterprise.reviewed_at = clock.now()
+    audit.record(f"enterprise.{'approve' if state == ReviewState.APPROVED else 'reject'}",
+                 enterprise, before=before, after=audit.changes(enterprise, ["review_state",
+                                                                             "review_reason"]))
+    db.session.commit()
+    return enterprise
+
+
+# ---- the enterprise's own changes --------------------------------------------------------
+
+@dataclass
+class ProfileChange:
+    contact_person: str
+    address: str
+    region_code: str
+    province_owned: bool
+    contact_mobile: str
+    sms_code: str = ""
+    # Only while the registration is not approved (待审核 / 审核不通过):
+    name: Optional[str] = None
+    enterprise_type: Optional[str] = None
+    legal_representative: Optional[str] = None
+    registered_capital: Optional[str] = None
+    established: Optional[dt.date] = None
+
+
+def update_profile(enterprise_id: int, user: Any, change: ProfileChange) -> Enterprise:
+    """Save the enterprise's own edits; a new region or province-owned flag means a new review."""
+    if user.enterprise_id != enterprise_id:
+        raise NotFound()
+    enterprise = db.session.get(Enterprise, enterprise_id, with_for_update=True)
+    city(change.region_code)
+    new_mobile = sms_codes.normalize_mobile(change.contact_mobile)
+    if new_mobile != enterprise.contact_mobile:
+        sms_codes.check_mobile(new_mobile)
+        sms_codes.consume_code(new_mobile, sms_codes.CHANGE_MOBILE, change.sms_code)
+    before = audit.changes(enterprise, list(PROFILE_FIELDS))
+    enterprise.contact_person = change.contact_person.strip()
+    enterprise.address = change.address.strip()
+    enterprise.contact_mobile = new_mobile
+    if enterprise.review_state != ReviewState.APPROVED.value:
+        for name in ("name", "enterprise_type", "legal_representative", "registered_capital",
+                     "established"):
+            value = getattr(change, name)
+            if value is not None:
+                setattr(enterprise, name, value.strip() if isinstance(value, str) else value)
+    moved = (change.region_code, change.province_owned) != (enterprise.region_code,
+                                                            enterprise.province_owned)
+    enterprise.region_code = change.region_code
+    enterprise.province_owned = change.province_owned
+    if moved or enterprise.review_state == ReviewState.REJECTED.value:
+        # A new authority must look at it, or the rejected registration is resubmitted.
+        enterprise.review_state = ReviewState.PENDING.value
+        enterprise.review_reason = None
+        enterprise.reviewed_at = None
+        enterprise.reviewing_authority_id = reviewing_authority(
+            enterprise.region_code, enterprise.province_owned).id
+    audit.record("enterprise.update", enterprise, before=before,
+                 after=audit.changes(enterprise, list(PROFILE_FIELDS)))
+    db.session.commit()
+    return enterprise
+
+
+def reading_differences(enterprise_values: dict, reading: Optional[dict]) -> dict[str, str]:
+    """Fields where the typed value differs from what OCR read on the licence."""
+    if not reading:
+        return {}
+    pairs = {"uscc": "uscc", "name": "name", "enterprise_type": "type",
+             "legal_representative": "legal_representative",
+             "registered_capital": "registered_capital", "established": "established",
+             "address": "address"}
+    differences = {}
+    for ours, theirs in pairs.items():
+        typed = enterprise_values.get(ours)
+        typed = typed.isoformat() if isinstance(typed, dt.date) else (typed or "")
+        read = reading.get(theirs) or ""
+        if read and str(typed).replace(" ", "") != read.replace(" ", ""):
+            differences[ours] = read
+    return differences
+
+
+def licence_reading(enterprise: Enterprise) -> Optional[dict]:
+    return json.loads(enterprise.ocr_result) if enterprise.ocr_result else None
+
+
+def documents_of(enterprise: Enterprise) -> dict[str, Optional[str]]:
+    return {"yyzz": enterprise.licence_file, "cns": enterprise.commitment_file,
+            "zzzs": enterprise.qualification_file}
+

@@ -1,0 +1,111 @@
+"""Registration documents staged before the form is submitted."""
+import datetime as dt
+import json
+import secrets
+from typing import Optional
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.integrations.storage import storage
+from app.services import N_, DomainError, clock
+from app.services.images import ImageRefused, clean_jpeg
+from models.accounts import StagedUpload
+
+SLOTS = {
+    "yyzz": N_("Business licence"),
+    "cns": N_("Commitment letter"),
+    "zzzs": N_("Qualification certificate"),
+}
+LICENCE = "yyzz"
+
+
+class UploadMissing(DomainError):
+    message = N_("Please upload %(file)s.")
+
+
+def check_name(slot: str, filename: str) -> None:
+    """The file's name must be its slot's name (yyzz.jpg, cns.jpg, zzzs.jpg), as the manual says."""
+    name = (filename or "").strip().lower().rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if name not in (f"{slot}.jpg", f"{slot}.jpeg"):
+        raise ImageRefused(N_("This slot takes %(expected)s, but the file is named “%(name)s”."),
+                           expected=f"{slot}.jpg", name=filename or "")
+
+
+def stage(slot: str, filename: str, data: bytes) -> StagedUpload:
+    """Check, re-encode and keep one document; the licence is then read by OCR (a task)."""
+    if slot not in SLOTS:
+        raise ImageRefused()
+    from flask_babel import gettext
+
+    check_name(slot, filename)
+    clean = clean_jpeg(data, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
+                       label=f"{gettext(SLOTS[slot])} ({slot}.jpg)")
+    key = storage().save(clean.data, ".jpg")
+    upload = StagedUpload(token=secrets.token_urlsafe(32), slot=slot, storage_key=key,
+                          created_at=clock.now(),
+                          ocr_state="queued" if slot == LICENCE else None)
+    db.session.add(upload)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        storage().delete(key)
+        raise
+    if slot == LICENCE:
+        from tasks.ocr import read_staged_licence
+
+        read_staged_licence(upload.id)
+    return upload
+
+
+def find(token: Optional[str], slot: str) -> Optional[StagedUpload]:
+    if not token:
+        return None
+    upload = db.session.scalars(select(StagedUpload).where(StagedUpload.token == token)).first()
+    if upload is None or upload.slot != slot or _expired(upload):
+        return None
+    return upload
+
+
+def ocr_reading(upload: Optional[StagedUpload]) -> Optional[dict]:
+    if upload is None or upload.ocr_state != "done" or not upload.ocr_result:
+        return None
+    return json.loads(upload.ocr_result)
+
+
+def _expired(upload: StagedUpload) -> bool:
+    lifetime = dt.timedelta(minutes=current_app.config["STAGED_UPLOAD_LIFETIME_MINUTES"])
+    return upload.created_at < clock.now() - lifetime
+
+
+def purge_expired() -> int:
+    """Delete staged uploads (rows and files) that nobody registered with in time."""
+    lifetime = dt.timedelta(minutes=current_app.config["STAGED_UPLOAD_LIFETIME_MINUTES"])
+    stale = db.session.scalars(
+        select(StagedUpload).where(StagedUpload.created_at < clock.now() - lifetime)).all()
+    for upload in stale:
+        storage().delete(upload.storage_key)
+        db.session.delete(upload)
+    db.session.commit()
+    return len(stale)
+
+
+def read_licence_of(upload_id: int) -> None:
+    """Run OCR on a staged licence once; safe to run again."""
+    upload = db.session.get(StagedUpload, upload_id)
+    if upload is None or upload.ocr_state == "done":
+        return
+    from app.integrations.storage import storage as files
+    from app.services.licence import read_licence
+
+    try:
+        reading = read_licence(str(files().path_of(upload.storage_key)))
+    except Exception:
+        upload.ocr_state = "failed"
+        db.session.commit()
+        raise
+    upload.ocr_result = json.dumps(reading, ensure_ascii=False)
+    upload.ocr_state = "done"
+    db.session.commit()

@@ -1,0 +1,20 @@
+"""OCR of uploaded business licences, and clean-up of documents nobody registered with."""
+from huey import crontab
+
+from tasks import huey, in_app_context
+
+
+@huey.task(retries=2, retry_delay=5)
+@in_app_context
+def read_staged_licence(upload_id: int) -> None:
+    from app.services import uploads
+
+    uploads.read_licence_of(upload_id)
+
+
+@huey.periodic_task(crontab(minute="*/15"))
+@in_app_context
+def purge_staged_uploads() -> int:
+    from app.services import uploads
+
+    return uploads.purge_expired()

@@ -1,0 +1,97 @@
+"""企业 menu for an enterprise user: its basic information, review state, and 修改."""
+from flask import abort, flash, g, jsonify, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from app.extensions import db
+from app.services import DomainError, enterprises, sms_codes
+from models.organisation import Enterprise
+from models.states import ReviewState
+from views.registration import REQUIRED, city_choices
+
+
+class ProfileForm(FlaskForm):
+    contact_person = StringField(_l("Contact person"), validators=[REQUIRED, Length(max=32)])
+    address = StringField(_l("Address"), validators=[REQUIRED, Length(max=256)])
+    region_code = SelectField(_l("Region"), validators=[REQUIRED])
+    province_owned = BooleanField(_l("Province-owned unit"))
+    contact_mobile = StringField(_l("Contact mobile"), validators=[REQUIRED, Length(max=20)])
+    sms_code = StringField(_l("Verification code"), validators=[Length(max=6)],
+                           description=_l("Only needed when you change the mobile number."))
+    # While not yet approved the registration details can be corrected too:
+    name = StringField(_l("Enterprise name"), validators=[Optional(), Length(max=128)])
+    enterprise_type = StringField(_l("Enterprise type"), validators=[Optional(), Length(max=64)])
+    legal_representative = StringField(_l("Legal representative"),
+                                       validators=[Optional(), Length(max=32)])
+    registered_capital = StringField(_l("Registered capital"),
+                                     validators=[Optional(), Length(max=64)])
+    established = DateField(_l("Date of establishment"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.region_code.choices = city_choices()
+
+
+class MyEnterpriseView(BaseView):
+    route_base = "/my/enterprise"
+    default_view = "info"
+    method_permission_name = {"info": "show", "edit": "edit", "mobile_code": "edit"}
+    base_permissions = ["can_show", "can_edit"]
+
+    def _enterprise(self) -> Enterprise:
+        enterprise = db.session.get(Enterprise, g.user.enterprise_id) if g.user.enterprise_id else None
+        if enterprise is None:
+            abort(404)
+        return enterprise
+
+    @expose("/")
+    @has_access
+    def info(self):
+        enterprise = self._enterprise()
+        return self.render_template("my_enterprise.html", enterprise=enterprise,
+                                    documents=enterprises.documents_of(enterprise))
+
+    @expose("/edit", methods=["GET", "POST"])
+    @has_access
+    def edit(self):
+        enterprise = self._enterprise()
+        state_before = enterprise.review_state
+        approved = state_before == ReviewState.APPROVED.value
+        form = ProfileForm(obj=None if request.method == "POST" else enterprise)
+        if form.validate_on_submit():
+            details = {} if approved else {
+                name: getattr(form, name).data for name in
+                ("name", "enterprise_type", "legal_representative", "registered_capital",
+                 "established")}
+            change = enterprises.ProfileChange(
+                contact_person=form.contact_person.data, address=form.address.data,
+                region_code=form.region_code.data, province_owned=form.province_owned.data,
+                contact_mobile=form.contact_mobile.data, sms_code=form.sms_code.data or "",
+                **details)
+            try:
+                saved = enterprises.update_profile(enterprise.id, g.user, change)
+            except DomainError as error:
+                flash(str(error), "danger")
+            else:
+                if saved.review_state == ReviewState.PENDING.value != state_before:
+                    flash(gettext("Saved. The enterprise goes to %(authority)s for review.",
+                                  authority=saved.reviewing_authority.name), "warning")
+                else:
+                    flash(gettext("Saved."), "success")
+                return redirect(url_for(".info"))
+        return self.render_template("my_enterprise_edit.html", form=form, enterprise=enterprise,
+                                    approved=approved)
+
+    @expose("/mobile-code", methods=["POST"])
+    @has_access
+    def mobile_code(self):
+        try:
+            sms_codes.send_code(request.form.get("mobile", ""), sms_codes.CHANGE_MOBILE)
+        except DomainError as error:
+            return jsonify(ok=False, error=str(error)), 400
+        return jsonify(ok=True, message=gettext("The verification code has been sent; it is "
+                                                "valid for 5 minutes."))

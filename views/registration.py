@@ -1,0 +1,188 @@
+"""企业注册: the public registration page, its uploads with licence OCR, and SMS codes."""
+import datetime as dt
+import time
+
+from flask import current_app, flash, jsonify, redirect, request, send_file
+from flask_appbuilder import BaseView, expose
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import (
+    BooleanField,
+    DateField,
+    FileField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.extensions import db
+from app.services import DomainError, documents, enterprises, sms_codes
+from app.services import uploads as staged
+from models.reference import PROVINCE_CODE, Region
+
+REQUIRED = DataRequired(message=_l("This field is required."))
+
+
+class RegistrationForm(FlaskForm):
+    uscc = StringField(_l("Unified social credit code"), validators=[REQUIRED, Length(max=18)])
+    name = StringField(_l("Enterprise name"), validators=[REQUIRED, Length(max=128)])
+    enterprise_type = StringField(_l("Enterprise type"), validators=[REQUIRED, Length(max=64)])
+    legal_representative = StringField(_l("Legal representative"),
+                                       validators=[REQUIRED, Length(max=32)])
+    registered_capital = StringField(_l("Registered capital"), validators=[REQUIRED, Length(max=64)])
+    established = DateField(_l("Date of establishment"), validators=[Optional()])
+    address = StringField(_l("Address"), validators=[REQUIRED, Length(max=256)])
+    region_code = SelectField(_l("Region"), validators=[REQUIRED])
+    province_owned = BooleanField(_l("Province-owned unit"))
+    contact_person = StringField(_l("Contact person"), validators=[REQUIRED, Length(max=32)])
+    contact_mobile = StringField(_l("Contact mobile"), validators=[REQUIRED, Length(max=20)])
+    sms_code = StringField(_l("Verification code"), validators=[REQUIRED, Length(max=6)])
+    password = PasswordField(_l("Password"), validators=[REQUIRED],
+                             description=_l("At least 8 characters."))
+    password_confirm = PasswordField(_l("Confirm password"), validators=[REQUIRED])
+    yyzz = FileField("yyzz.jpg")
+    cns = FileField("cns.jpg")
+    zzzs = FileField("zzzs.jpg")
+    yyzz_token = HiddenField()
+    cns_token = HiddenField()
+    zzzs_token = HiddenField()
+    reading_seen = HiddenField()  # the licence token whose read-out the user has seen
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.region_code.choices = [("", gettext("Please choose"))] + city_choices()
+
+
+def city_choices() -> list[tuple[str, str]]:
+    rows = db.session.execute(select(Region.code, Region.name)
+                              .where(Region.parent_code == PROVINCE_CODE)
+                              .order_by(Region.code)).all()
+    return [(code, name) for code, name in rows]
+
+
+def _data(form: RegistrationForm) -> enterprises.RegistrationData:
+    return enterprises.RegistrationData(
+        uscc=form.uscc.data, name=form.name.data, enterprise_type=form.enterprise_type.data,
+        legal_representative=form.legal_representative.data,
+        registered_capital=form.registered_capital.data, established=form.established.data,
+        address=form.address.data, region_code=form.region_code.data,
+        province_owned=form.province_owned.data, contact_person=form.contact_person.data,
+        contact_mobile=form.contact_mobile.data, sms_code=form.sms_code.data,
+        password=form.password.data, password_confirm=form.password_confirm.data)
+
+
+class RegisterView(BaseView):
+    """Public: no sign-in and no permission needed."""
+
+    route_base = "/register"
+    default_view = "index"
+
+    @expose("/", methods=["GET", "POST"])
+    def index(self):
+        form = RegistrationForm()
+        upload_errors: dict[str, str] = {}
+        if request.method == "POST":
+            new_licence = self._stage_files(form, upload_errors)
+            licence = staged.find(form.yyzz_token.data, staged.LICENCE)
+            unseen = licence and (new_licence or form.reading_seen.data != licence.token)
+            if unseen and not upload_errors:
+                # Without JavaScript the read-out is shown first, for the user to check.
+                self._wait_for_reading(licence)
+                self._fill_from_reading(form, staged.ocr_reading(licence))
+                form.reading_seen.data = licence.token
+                flash(gettext("The business licence has been read. Please check the fields "
+                              "against the licence, then submit again."), "info")
+            elif not upload_errors and form.validate():
+                tokens = {slot: getattr(form, f"{slot}_token").data for slot in staged.SLOTS}
+                try:
+                    enterprise = enterprises.register(_data(form), tokens)
+                except DomainError as error:
+                    flash(str(error), "danger")
+                else:
+                    flash(gettext("Registration submitted. Your account is %(uscc)s; you can sign "
+                                  "in now. Enrolment opens once %(authority)s has approved it.",
+                                  uscc=enterprise.uscc,
+                                  authority=enterprise.reviewing_authority.name), "success")
+                    return redirect(self.appbuilder.get_url_for_login)
+        return self._render(form, upload_errors)
+
+    def _render(self, form, upload_errors):
+        uploads = {slot: staged.find(getattr(form, f"{slot}_token").data, slot)
+                   for slot in staged.SLOTS}
+        reading = staged.ocr_reading(uploads[staged.LICENCE])
+        typed = {name: getattr(form, name).data for name in
+                 ("uscc", "name", "enterprise_type", "legal_representative",
+                  "registered_capital", "established", "address")}
+        return self.render_template(
+            "register.html", form=form, uploads=uploads, upload_errors=upload_errors,
+            reading=reading, differences=enterprises.reading_differences(typed, reading),
+            slots=staged.SLOTS, max_mb=current_app.config["DOCUMENT_MAX_BYTES"] // 1024 // 1024)
+
+    def _stage_files(self, form, errors) -> bool:
+        new_licence = False
+        for slot in staged.SLOTS:
+            file = request.files.get(slot)
+            if not file or not file.filename:
+                continue
+            try:
+                upload = staged.stage(slot, file.filename, file.read())
+            except DomainError as error:
+                errors[slot] = str(error)
+                continue
+            getattr(form, f"{slot}_token").data = upload.token
+            new_licence = new_licence or slot == staged.LICENCE
+        return new_licence
+
+    @staticmethod
+    def _wait_for_reading(upload, seconds: float = 15.0) -> None:
+        deadline = time.monotonic() + seconds
+        while upload.ocr_state == "queued" and time.monotonic() < deadline:
+            time.sleep(0.3)
+            db.session.refresh(upload)
+
+    @staticmethod
+    def _fill_from_reading(form, reading) -> None:
+        if not reading:
+            return
+        for ours, theirs in (("uscc", "uscc"), ("name", "name"), ("enterprise_type", "type"),
+                             ("legal_representative", "legal_representative"),
+                             ("registered_capital", "registered_capital"), ("address", "address")):
+            if reading.get(theirs) and not getattr(form, ours).data:
+                getattr(form, ours).data = reading[theirs]
+        if reading.get("established") and not form.established.data:
+            form.established.data = dt.date.fromisoformat(reading["established"])
+
+    @expose("/upload/<slot>", methods=["POST"])
+    def upload(self, slot: str):
+        """One document chosen on the page (JavaScript): checked and staged at once."""
+        file = request.files.get("file")
+        try:
+            upload = staged.stage(slot, file.filename if file else "", file.read() if file else b"")
+        except DomainError as error:
+            return jsonify(ok=False, error=str(error)), 400
+        return jsonify(ok=True, token=upload.token, ocr_state=upload.ocr_state)
+
+    @expose("/reading/<token>")
+    def reading(self, token: str):
+        upload = staged.find(token, staged.LICENCE)
+        if upload is None:
+            return jsonify(ok=False, error=gettext("The upload has expired; please upload again.")), 404
+        return jsonify(ok=True, ocr_state=upload.ocr_state, reading=staged.ocr_reading(upload))
+
+    @expose("/sms", methods=["POST"])
+    def sms(self):
+        try:
+            sms_codes.send_code(request.form.get("mobile", ""), sms_codes.REGISTER)
+        except DomainError as error:
+            return jsonify(ok=False, error=str(error)), 400
+        return jsonify(ok=True, message=gettext("The verification code has been sent; it is valid "
+                                                "for 5 minutes."))
+
+    @expose("/commitment-letter.pdf")
+    def commitment_template(self):
+        return send_file(documents.commitment_letter_template(), mimetype="application/pdf",
+                         download_name="企业承诺书模版.pdf", as_attachment=True)
