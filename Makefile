@@ -5,14 +5,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MO := translations/zh_CN/LC_MESSAGES/messages.mo translations/en/LC_MESSAGES/messages.mo
 
-.PHONY: run test test-postgres translations messages setup clean
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
-run: $(STAMP) $(MO)
+.PHONY: run test translations messages setup clean system-deps
+
+run: $(STAMP) $(MO) system-deps
 	$(BIN)/flask --app run setup --demo
 	$(BIN)/python run.py
 
-test: $(STAMP) $(MO)
+test: $(STAMP) $(MO) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian packages the app and its tests need: a CJK TrueType font for PDFs and test licences.
+system-deps: $(CJK_FONT)
+
+$(CJK_FONT):
+	apt-get install -y fonts-wqy-microhei || (apt-get update && apt-get install -y fonts-wqy-microhei)
 
 setup: $(STAMP) $(MO)
 	$(BIN)/flask --app run setup

@@ -43,7 +43,10 @@ def clean_jpeg(data: bytes, *, max_bytes: int, label: str) -> CleanImage:
             image = ImageOps.exif_transpose(probe).convert("RGB")
     except ImageRefused:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # Pillow's own ceiling, far above ours
+        raise ImageRefused(N_("%(label)s has too many pixels (%(width)s × %(height)s)."),
+                           label=label, width="?", height="?") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageRefused(N_("%(label)s is damaged or incomplete; please take the photo again."),
                            label=label) from None
     out = io.BytesIO()

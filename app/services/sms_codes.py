@@ -2,6 +2,7 @@
 import datetime as dt
 import hashlib
 import hmac
+import math
 import re
 import secrets
 
@@ -56,7 +57,7 @@ def send_code(phone: str, purpose: str) -> None:
     now = clock.now()
     last = db.session.scalar(select(func.max(SmsCode.created_at)).where(SmsCode.phone == phone))
     if last and now - last < RESEND_AFTER:
-        wait = int((RESEND_AFTER - (now - last)).total_seconds()) + 1
+        wait = math.ceil((RESEND_AFTER - (now - last)).total_seconds())
         raise SmsRefused(N_("A code was just sent to this number; you can ask again in %(seconds)s s."),
                          seconds=wait)
     day_start = dt.datetime.combine(now.date(), dt.time())
