@@ -11,7 +11,7 @@ from tests.helpers import give_documents, path, visible_text
 
 ROOT = Path(__file__).resolve().parent.parent
 # Words that are data or proper names, not untranslated interface text.
-ALLOWED = {"English", "IP", "nbsp", "jpg", "yyzz", "cns", "zzzs"}
+ALLOWED = {"English", "IP", "nbsp", "jpg", "yyzz", "cns", "zzzs", "JPG", "MB"}
 
 
 def _catalog(locale):
@@ -64,6 +64,10 @@ MAIN_PAGES = [
     ("AuditLogView.list", {}),
     ("JianpeiUserDBModelView.userinfo", {}),
     ("ChangeMyPasswordView.this_form_get", {}),
+    ("MyEnterpriseView.info", {}),
+    ("MyEnterpriseView.edit", {}),
+    ("EnterpriseReviewView.queue", {}),
+    ("EnterpriseReviewView.detail", {"pk": "enterprise"}),
 ]
 CONSOLE_PAGES = ["/console/", "/console/console_occupation/", "/console/console_region/",
                  "/console/console_institution/", "/console/console_training_plan/",
@@ -90,9 +94,10 @@ def test_main_pages_have_no_untranslated_english(app, login_as, people, role):
     assert checked >= 5
 
 
-def test_login_page_is_chinese(client):
-    page = client.get("/login/").get_data(as_text=True)
-    assert "登录" in page and "密码" in page
+@pytest.mark.parametrize("url", ["/login/", "/register/", "/forgot-password/"])
+def test_public_pages_are_chinese(client, url):
+    page = client.get(url).get_data(as_text=True)
+    assert "密码" in page
     assert _english_words(page, ALLOWED) == set()
 
 
