@@ -12,6 +12,14 @@ def read_staged_licence(upload_id: int) -> None:
     uploads.read_licence_of(upload_id)
 
 
+@huey.task(retries=2, retry_delay=5)
+@in_app_context
+def read_enterprise_licence(enterprise_id: int) -> None:
+    from app.services import enterprises
+
+    enterprises.read_licence_of(enterprise_id)
+
+
 @huey.periodic_task(crontab(minute="*/15"))
 @in_app_context
 def purge_staged_uploads() -> int:

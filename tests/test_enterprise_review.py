@@ -158,3 +158,52 @@ def test_new_mobile_needs_a_code_sent_to_it(app, login_as):
     db.session.expire_all()
     saved = db.session.get(Enterprise, enterprise.id)
     assert saved.contact_mobile == "13655556666" and saved.review_state == "approved"
+
+
+def test_rejected_enterprise_replaces_its_licence(app, login_as, queue):
+    import io
+
+    from app.integrations.storage import storage
+    from tests.images import licence_jpeg, png_bytes
+
+    enterprise = queue["hz"]
+    enterprise.review_state, enterprise.review_reason = "rejected", "营业执照模糊"
+    db.session.commit()
+    old_key = enterprise.licence_file
+    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    fields = {"contact_person": "李明", "address": "杭州", "region_code": "330100",
+              "contact_mobile": enterprise.contact_mobile}
+    bad = client.post("/my/enterprise/edit", data={**fields, "yyzz": (io.BytesIO(png_bytes()),
+                                                                        "yyzz.jpg")},
+                      content_type="multipart/form-data").get_data(as_text=True)
+    assert "不是 JPG 图片" in bad
+    db.session.expire_all()
+    assert db.session.get(Enterprise, enterprise.id).licence_file == old_key
+    good = client.post("/my/enterprise/edit", data={
+        **fields, "yyzz": (io.BytesIO(licence_jpeg(enterprise.uscc)), "yyzz.jpg")},
+        content_type="multipart/form-data")
+    assert good.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Enterprise, enterprise.id)
+    assert saved.licence_file != old_key and not storage().exists(old_key)
+    assert saved.review_state == "pending"
+    assert enterprise.uscc in saved.ocr_result  # read again by the OCR task
+
+
+def test_staged_uploads_nobody_used_are_purged(app, client):
+    import datetime as dt
+    import io
+
+    from app.integrations.storage import storage
+    from app.services import clock, uploads
+    from models.accounts import StagedUpload
+    from tests.images import plain_jpeg
+
+    client.post("/register/upload/cns", data={"file": (io.BytesIO(plain_jpeg()), "cns.jpg")},
+                content_type="multipart/form-data")
+    upload = db.session.scalars(select(StagedUpload)).one()
+    assert uploads.purge_expired() == 0
+    app.config["CLOCK_FROZEN_AT"] = clock.now() + dt.timedelta(minutes=61)
+    assert uploads.purge_expired() == 1
+    assert not storage().exists(upload.storage_key)
+    assert db.session.scalars(select(StagedUpload)).all() == []

@@ -72,7 +72,11 @@ class MyEnterpriseView(BaseView):
                 region_code=form.region_code.data, province_owned=form.province_owned.data,
                 contact_mobile=form.contact_mobile.data, sms_code=form.sms_code.data or "",
                 **details)
+            files = {slot: (f.filename, f.read()) for slot in ("yyzz", "cns", "zzzs")
+                     if (f := request.files.get(slot)) and f.filename}
             try:
+                if files and not approved:
+                    enterprises.replace_documents(enterprise.id, g.user, files)
                 saved = enterprises.update_profile(enterprise.id, g.user, change)
             except DomainError as error:
                 flash(str(error), "danger")

@@ -1,4 +1,5 @@
 """Sending SMS. The embedded default writes to an outbox table that admins can read."""
+import logging
 from typing import Protocol
 
 from flask import current_app
@@ -6,6 +7,8 @@ from flask import current_app
 from app.extensions import db
 from app.services import clock
 from models.accounts import SmsMessage
+
+log = logging.getLogger(__name__)
 
 
 class SmsBackend(Protocol):
@@ -19,6 +22,7 @@ class OutboxSms:
         message = SmsMessage(phone=phone, text=text, purpose=purpose, created_at=clock.now(),
                              state="sent")
         db.session.add(message)
+        log.info("SMS outbox: to %s: %s", phone, text)  # the embedded default's "delivery"
         return message
 
 

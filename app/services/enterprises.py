@@ -275,6 +275,64 @@ def update_profile(enterprise_id: int, user: Any, change: ProfileChange) -> Ente
     return enterprise
 
 
+DOCUMENT_COLUMNS = {"yyzz": "licence_file", "cns": "commitment_file",
+                    "zzzs": "qualification_file"}
+
+
+def replace_documents(enterprise_id: int, user: Any, files: dict[str, tuple[str, bytes]]) -> None:
+    """New pictures for a registration not yet approved; all are checked before any is kept."""
+    from flask_babel import gettext
+
+    from app.integrations.storage import storage
+    from app.services.images import clean_jpeg
+
+    if user.enterprise_id != enterprise_id or not files:
+        raise NotFound()
+    enterprise = db.session.get(Enterprise, enterprise_id)
+    if enterprise.review_state == ReviewState.APPROVED.value:
+        raise InvalidState(N_("Documents of an approved enterprise cannot be replaced."))
+    cleaned = {}
+    for slot, (filename, data) in files.items():
+        staged.check_name(slot, filename)
+        cleaned[slot] = clean_jpeg(data, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
+                                   label=f"{gettext(staged.SLOTS[slot])} ({slot}.jpg)")
+    files_store = storage()
+    new_keys = {slot: files_store.save(image.data, ".jpg") for slot, image in cleaned.items()}
+    old_keys = {slot: getattr(enterprise, DOCUMENT_COLUMNS[slot]) for slot in new_keys}
+    try:
+        for slot, key in new_keys.items():
+            setattr(enterprise, DOCUMENT_COLUMNS[slot], key)
+        if staged.LICENCE in new_keys:
+            enterprise.ocr_result = None  # read again below
+        audit.record("enterprise.documents", enterprise, before=old_keys, after=new_keys)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        for key in new_keys.values():
+            files_store.delete(key)
+        raise
+    for key in old_keys.values():
+        if key:
+            files_store.delete(key)
+    if staged.LICENCE in new_keys:
+        from tasks.ocr import read_enterprise_licence
+
+        read_enterprise_licence(enterprise.id)
+
+
+def read_licence_of(enterprise_id: int) -> None:
+    """OCR the enterprise's current licence picture; safe to run again."""
+    from app.integrations.storage import storage
+    from app.services.licence import read_licence
+
+    enterprise = db.session.get(Enterprise, enterprise_id)
+    if enterprise is None or not enterprise.licence_file:
+        return
+    reading = read_licence(str(storage().path_of(enterprise.licence_file)))
+    enterprise.ocr_result = json.dumps(reading, ensure_ascii=False)
+    db.session.commit()
+
+
 def reading_differences(enterprise_values: dict, reading: Optional[dict]) -> dict[str, str]:
     """Fields where the typed value differs from what OCR read on the licence."""
     if not reading:
