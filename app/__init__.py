@@ -3,7 +3,7 @@ import logging
 import sys
 from typing import Any, Mapping, Optional
 
-from flask import Flask
+from flask import Flask, send_from_directory
 from flask_appbuilder import AppBuilder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -37,6 +37,9 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     errors.register(app)
     cli.register(app)
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: send_from_directory(app.static_folder, "favicon.png",
+                                                 mimetype="image/png", max_age=86400))
     from tasks import huey
 
     app.extensions["huey"] = huey
