@@ -15,6 +15,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(sync_roles_command)
     app.cli.add_command(tasks_cli)
     app.cli.add_command(ocr_cli)
+    app.cli.add_command(roster_cli)
 
 
 @click.command("setup")
@@ -69,3 +70,17 @@ def ocr_license(image: str) -> None:
     reading = read_licence(image)
     click.echo(json.dumps(reading, ensure_ascii=False))
     sys.exit(0 if reading["uscc"] else 1)
+
+
+roster_cli = AppGroup("roster", help="The standard roster table 《报名人员信息表》.")
+
+
+@roster_cli.command("template")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True))
+def roster_template_command(out: str) -> None:
+    """Write the roster template, built from the live dictionaries, to OUT.xlsx."""
+    from app.services import roster_template
+
+    with open(out, "wb") as f:
+        f.write(roster_template.to_bytes().getvalue())
+    click.echo(json.dumps({"ok": True, "path": out}, ensure_ascii=False))

@@ -10,9 +10,10 @@ from views.my_enterprise import MyEnterpriseView
 from views.organisation import DocumentView, EnterpriseView, InstitutionView
 from views.registration import RegisterView
 from views.review import EnterpriseReviewView
-from views.training import TrainingPlanView
+from views.training import OpenPlanView, TrainingPlanView
 
 MY_ENTERPRISE = "MyEnterprise"
+ENROLMENT = "Enrolment"
 REVIEW = "Review"
 ORGANISATIONS = "Organisations"
 TRAINING = "Training"
@@ -20,6 +21,7 @@ SUPERVISION = "Supervision"
 
 CATEGORY_LABELS = {
     MY_ENTERPRISE: (_l("Enterprise"), "fa-building-o"),
+    ENROLMENT: (_l("Enrolment"), "fa-pencil-square-o"),
     REVIEW: (_l("Review"), "fa-check-square-o"),
     ORGANISATIONS: (_l("Organisations"), "fa-building"),
     TRAINING: (_l("Training"), "fa-graduation-cap"),
@@ -39,6 +41,7 @@ class Entry:
 ENTRIES = (
     Entry(MyEnterpriseView, "EnterpriseInfo", _l("Enterprise information"), MY_ENTERPRISE,
           "fa-id-card"),
+    Entry(OpenPlanView, "OpenPlans", _l("Plans open for enrolment"), ENROLMENT, "fa-list"),
     Entry(EnterpriseReviewView, "EnterpriseReview", _l("Enterprise review"), REVIEW, "fa-gavel"),
     Entry(EnterpriseView, "Enterprises", _l("Enterprises"), ORGANISATIONS, "fa-industry"),
     Entry(InstitutionView, "Institutions", _l("Training institutions"), ORGANISATIONS, "fa-university"),

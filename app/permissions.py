@@ -26,28 +26,31 @@ REGULATOR = {
     "DocumentView": DOWNLOAD,
     **OWN_ACCOUNT,
 }
+# Plans are reviewed by the city authority of their region; the province oversees.
+CITY_REGULATOR = {**REGULATOR, "TrainingPlanView": LIST_SHOW | {"can_review"}}
 
 MATRIX: dict[str, dict[str, frozenset]] = {
     security.ENTERPRISE: {
         "MyEnterpriseView": frozenset({"can_show", "can_edit"}),
         "EnterpriseView": frozenset({"can_show"}),
-        "TrainingPlanView": LIST_SHOW,
+        "OpenPlanView": LIST_SHOW,
+        "TrainingPlanView": frozenset({"can_show"}),
         "DocumentView": DOWNLOAD,
         **OWN_ACCOUNT,
     },
     security.INSTITUTION: {
         "InstitutionView": LIST_SHOW,
-        "TrainingPlanView": LIST_SHOW,
+        "TrainingPlanView": LIST_SHOW | {"can_add", "can_edit", "can_submit"},
         **OWN_ACCOUNT,
     },
-    security.CITY_REGULATOR: REGULATOR,
+    security.CITY_REGULATOR: CITY_REGULATOR,
     security.PROVINCE_REGULATOR: REGULATOR,
     security.PUBLIC: {},
     # Admin holds every permission there is, but for the views of an enterprise's own
-    # account (an admin has no enterprise): see admin_permissions().
+    # account (an admin has no enterprise): see admin_excluded().
 }
 
-OWN_ORGANISATION_VIEWS = {"MyEnterpriseView": "EnterpriseInfo"}
+OWN_ORGANISATION_VIEWS = {"MyEnterpriseView": "EnterpriseInfo", "OpenPlanView": "OpenPlans"}
 
 
 def admin_excluded() -> set[str]:

@@ -78,6 +78,14 @@ class TrainingPlan(Model):
         return self.quota - self.seats_reserved - self.seats_paid
 
     @property
+    def enrol_window(self) -> str:
+        return f"{self.enrol_start:%Y-%m-%d %H:%M} ~ {self.enrol_end:%Y-%m-%d %H:%M}"
+
+    @property
+    def training_dates(self) -> str:
+        return f"{self.train_start:%Y-%m-%d} ~ {self.train_end:%Y-%m-%d}"
+
+    @property
     def review_state_label(self) -> str:
         return PlanState(self.review_state).label
 

@@ -109,6 +109,6 @@ def test_menu_shows_only_what_the_role_may_open(app, login_as, world):
     client = app.test_client()
     login_as(client, world["users"][security.ENTERPRISE])
     page = client.get("/").get_data(as_text=True)
-    assert path("TrainingPlanView.list") in page
+    assert path("OpenPlanView.list") in page and path("TrainingPlanView.list") not in page
     assert path("AuditLogView.list") not in page
     assert "/console/" not in page

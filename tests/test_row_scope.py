@@ -92,9 +92,10 @@ def test_enterprises_see_only_approved_plans(app, login_as, two_cities):
     draft = gen_plan(two_cities["hz"]["institution"], review_state="draft", venue="草稿基地")
     client = _client(app, login_as, gen_user(security.ENTERPRISE,
                                              enterprise_id=two_cities["hz"]["enterprise"].id))
-    page = client.get(path("TrainingPlanView.list")).get_data(as_text=True)
+    page = client.get(path("OpenPlanView.list")).get_data(as_text=True)
     assert "hz实训基地" in page and "草稿基地" not in page
     assert client.get(path("TrainingPlanView.show", pk=draft.id)).status_code == 404
+    assert client.get(path("OpenPlanView.show", pk=draft.id)).status_code == 404
 
 
 @pytest.mark.parametrize("model", [Enterprise, Institution, TrainingPlan, AuditLog])

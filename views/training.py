@@ -1,8 +1,17 @@
-"""Training plans as each role sees them (read side; publishing comes with plan review)."""
+"""培训计划 for institutions (create, edit, submit), authorities (review) and everyone in scope;
+报名 for enterprises: the plans they can enrol in now, the roster template and photo rules."""
+from flask import flash, g, redirect, request, send_file, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
-from app.security import ROW_SCOPE
+from app.security import ROW_SCOPE, get_scoped
+from app.services import DomainError, plans, roster_template
+from models.reference import PROVINCE_CODE
 from models.training import TrainingPlan
 from views.base import JianpeiModelView
 
@@ -28,24 +37,121 @@ PLAN_LABELS = {
     "seats_reserved": _l("Seats reserved"),
     "seats_paid": _l("Seats paid"),
 }
+FORM_COLUMNS = ["occupation", "level", "quota", "fee", "enrol_start", "enrol_end", "train_start",
+                "train_end", "venue", "region", "contact", "notes"]
+ACTIVE = [["active", FilterEqual, True]]
 
 
 class TrainingPlanView(JianpeiModelView):
     datamodel = SQLAInterface(TrainingPlan)
     base_filters = ROW_SCOPE
-    base_permissions = ["can_list", "can_show"]
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_submit", "can_review"]
+    method_permission_name = {"submit": "submit", "approve": "review", "reject": "review"}
     list_title = _l("Training plans")
     show_title = _l("Training plan details")
-    label_columns = PLAN_LABELS
-    list_columns = [
-        "occupation", "level", "institution", "fee", "enrol_start", "enrol_end",
-        "train_start", "train_end", "venue", "seats_left", "review_state_label", "phase_label",
-    ]
-    show_columns = [
-        "institution", "occupation", "level", "quota", "fee", "enrol_start", "enrol_end",
-        "train_start", "train_end", "venue", "region", "contact", "notes",
-        "review_state_label", "review_reason", "phase_label", "seats_reserved", "seats_paid",
-        "seats_left",
-    ]
+    add_title = _l("New training plan")
+    edit_title = _l("Edit training plan")
+    label_columns = {**PLAN_LABELS, "enrol_window": _l("Enrolment window"),
+                     "training_dates": _l("Training dates")}
+    list_columns = ["occupation", "level", "institution", "fee", "enrol_window", "training_dates",
+                    "venue", "seats_left", "review_state_label", "phase_label"]
+    show_columns = ["institution", "occupation", "level", "quota", "fee", "enrol_start",
+                    "enrol_end", "train_start", "train_end", "venue", "region", "contact", "notes",
+                    "review_state_label", "review_reason", "phase_label", "seats_reserved",
+                    "seats_paid", "seats_left"]
+    add_columns = edit_columns = FORM_COLUMNS
     search_columns = ["occupation", "level", "institution", "region", "review_state"]
     base_order = ("enrol_start", "desc")
+    show_template = "plan_show.html"
+    add_form_query_rel_fields = edit_form_query_rel_fields = {
+        "occupation": ACTIVE, "level": ACTIVE, "region": [["parent_code", FilterEqual, PROVINCE_CODE]],
+    }
+    description_columns = {
+        "fee": _l("Yuan per trainee, up to two decimals."),
+        "enrol_start": _l("Date and time, e.g. 2026-12-01 09:00:00"),
+        "enrol_end": _l("Enrolment is open until this moment."),
+    }
+
+    def pre_add(self, item):
+        plans.prepare_new(item, g.user)
+
+    def pre_update(self, item):
+        try:
+            plans.check_update(item, g.user)
+        except Exception:
+            self.datamodel.session.rollback()  # drop the form's values from the session
+            raise
+
+    def post_update(self, item):
+        if item.review_state == "submitted":
+            flash(gettext("The approved terms changed, so the plan goes back to the authority "
+                          "for review."), "warning")
+
+    @expose("/submit/<int:pk>", methods=["POST"])
+    @has_access
+    def submit(self, pk):
+        return self._act(pk, lambda: plans.submit(pk, g.user),
+                         gettext("Submitted; the city authority will review the plan."))
+
+    @expose("/approve/<int:pk>", methods=["POST"])
+    @has_access
+    def approve(self, pk):
+        return self._act(pk, lambda: plans.approve(pk, g.user), gettext("The plan is approved."))
+
+    @expose("/reject/<int:pk>", methods=["POST"])
+    @has_access
+    def reject(self, pk):
+        return self._act(pk, lambda: plans.reject(pk, g.user, request.form.get("reason")),
+                         gettext("The plan is rejected; the institution sees your reason."))
+
+    def _act(self, pk, action, done):
+        get_scoped(TrainingPlan, pk)
+        try:
+            action()
+        except DomainError as error:
+            flash(str(error), "danger")
+        else:
+            flash(done, "success")
+        return redirect(url_for(".show", pk=pk))
+
+
+class OpenForEnrolmentFilter(BaseFilter):
+    """Approved, 报名中, seats left, and the user's enterprise approved."""
+
+    name = "open for enrolment"
+    arg_name = "open"
+
+    def apply(self, query, value):  # noqa: ARG002
+        return query.filter(plans.may_enrol(current_user))
+
+
+def _no_value():
+    return None
+
+
+class OpenPlanView(JianpeiModelView):
+    """报名: what an enterprise can enrol its workers in now."""
+
+    datamodel = SQLAInterface(TrainingPlan)
+    base_filters = ROW_SCOPE + [["id", OpenForEnrolmentFilter, _no_value]]
+    base_permissions = ["can_list", "can_show"]
+    method_permission_name = {"roster_template": "list"}
+    list_title = _l("Enrolment: open training plans")
+    show_title = _l("Training plan details")
+    label_columns = {**PLAN_LABELS, "enrol_window": _l("Enrolment window"),
+                     "training_dates": _l("Training dates")}
+    list_columns = ["occupation", "level", "institution", "fee", "enrol_window", "training_dates",
+                    "venue", "seats_left"]
+    show_columns = ["institution", "occupation", "level", "fee", "enrol_start", "enrol_end",
+                    "train_start", "train_end", "venue", "region", "contact", "notes",
+                    "seats_left"]
+    search_columns = ["occupation", "level", "region"]
+    base_order = ("enrol_end", "asc")
+    list_template = "open_plans.html"
+
+    @expose("/roster-template.xlsx")
+    @has_access
+    def roster_template(self):
+        return send_file(roster_template.to_bytes(), as_attachment=True,
+                         download_name="报名人员信息表.xlsx",
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -9,6 +9,7 @@ from app import security
 from app.extensions import db
 from models.organisation import Enterprise, Institution
 from models.states import PlanState, ReviewState
+from app.services.plans import may_enrol
 from models.training import TrainingPlan
 
 
@@ -36,8 +37,8 @@ def cards(user: Any) -> list[Card]:
         return [
             Card(_l("Review state"), enterprise.review_state_label if enterprise else "-",
                  "MyEnterpriseView.info"),
-            Card(_l("Published training plans"),
-                 _count(TrainingPlan, user), plans),
+            Card(_l("Plans open for enrolment"),
+                 _count(TrainingPlan, user, may_enrol(user)), "OpenPlanView.list"),
         ]
     if role == security.INSTITUTION:
         return [

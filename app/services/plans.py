@@ -1,10 +1,27 @@
-"""Training plan rules: the phase of a plan, computed from its dates."""
+"""Training plan rules: validation, the review state machine, edits after approval, the phase."""
 import datetime as dt
-from typing import Optional
+from decimal import Decimal
+from typing import Any, Optional
 
-from app.services import clock
-from models.states import PlanPhase, PlanState
+from sqlalchemy import and_, false, inspect
+from sqlalchemy.sql.elements import ColumnElement
+
+from app import security
+from app.extensions import db
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock
+from models.organisation import Enterprise
+from models.reference import PROVINCE_CODE, Region
+from models.states import PlanPhase, PlanState, ReviewState
 from models.training import TrainingPlan
+
+# Changing these under enrolled trainees would change what they signed up and paid for.
+TERMS = ("fee", "enrol_start", "enrol_end", "train_start", "train_end", "occupation_id", "level_id")
+AUDITED = TERMS + ("quota", "venue", "region_code", "contact", "notes", "review_state",
+                   "review_reason")
+
+
+class PlanRefused(DomainError):
+    message = N_("The training plan was not saved.")
 
 
 def phase(plan: TrainingPlan, at: Optional[dt.datetime] = None) -> Optional[PlanPhase]:
@@ -23,3 +40,154 @@ def phase(plan: TrainingPlan, at: Optional[dt.datetime] = None) -> Optional[Plan
     if at.date() <= plan.train_end:
         return PlanPhase.ENROLMENT_CLOSED
     return PlanPhase.TRAINING_ENDED
+
+
+def open_for_enrolment(at: Optional[dt.datetime] = None) -> ColumnElement[bool]:
+    """SQL for plans an enterprise can enrol in now: approved, 报名中, seats left."""
+    at = at or clock.now()
+    return and_(
+        TrainingPlan.review_state == PlanState.APPROVED.value,
+        TrainingPlan.enrol_start <= at,
+        TrainingPlan.enrol_end > at,
+        TrainingPlan.quota - TrainingPlan.seats_reserved - TrainingPlan.seats_paid > 0,
+    )
+
+
+def may_enrol(user: Any) -> ColumnElement[bool]:
+    """Only approved enterprises see plans to enrol in."""
+    enterprise = db.session.get(Enterprise, user.enterprise_id) if user.enterprise_id else None
+    if enterprise is None or enterprise.review_state != ReviewState.APPROVED.value:
+        return false()
+    return open_for_enrolment()
+
+
+def seats_taken(plan: TrainingPlan) -> int:
+    return plan.seats_reserved + plan.seats_paid
+
+
+def validate(plan: TrainingPlan) -> None:
+    """The field rules, with a message that says what to fix."""
+    required = ("occupation_id", "level_id", "quota", "fee", "enrol_start", "enrol_end",
+                "train_start", "train_end", "venue", "region_code")
+    if any(getattr(plan, name) in (None, "") for name in required):
+        raise PlanRefused(N_("Please fill in every required field."))
+    if plan.quota < 1:
+        raise PlanRefused(N_("The quota must be at least 1."))
+    fee = Decimal(plan.fee)
+    if fee < 0 or fee != fee.quantize(Decimal("0.01")):
+        raise PlanRefused(N_("The fee must be zero or more, in yuan with at most two decimals."))
+    if plan.enrol_end <= plan.enrol_start:
+        raise PlanRefused(N_("Enrolment must close after it opens."))
+    if plan.train_end < plan.train_start:
+        raise PlanRefused(N_("Training must end on or after the day it starts."))
+    if plan.train_start < plan.enrol_start.date():
+        raise PlanRefused(N_("Training must start after enrolment opens."))
+    region = db.session.get(Region, plan.region_code)
+    if region is None or region.parent_code != PROVINCE_CODE:
+        raise PlanRefused(N_("Please choose the city where the training takes place."))
+    for name in ("occupation", "level"):
+        value = getattr(plan, name)
+        if value is not None and not value.active and name + "_id" in _changed(plan):
+            raise PlanRefused(N_("“%(name)s” is retired; please choose a current value."),
+                              name=value.name)
+
+
+def _changed(plan: TrainingPlan) -> dict[str, Any]:
+    """Attributes changed in this unit of work: {name: value before}."""
+    state = inspect(plan)
+    before = {}
+    for attr in state.attrs:
+        history = attr.history
+        if history.has_changes():
+            before[attr.key] = history.deleted[0] if history.deleted else None
+    return before
+
+
+def prepare_new(plan: TrainingPlan, user: Any) -> None:
+    """A new plan by an institution user: its own, a draft, valid; audited on save."""
+    if not user.institution_id:
+        raise Forbidden()
+    plan.institution_id = user.institution_id
+    plan.review_state = PlanState.DRAFT.value
+    plan.review_reason = None
+    plan.seats_reserved = plan.seats_paid = 0
+    plan.created_at = clock.now()
+    validate(plan)
+    db.session.add(plan)
+    db.session.flush()
+    audit.record("plan.create", plan, after=audit.changes(plan, list(AUDITED)))
+
+
+def check_update(plan: TrainingPlan, user: Any) -> None:
+    """Edits by the plan's institution (values already on `plan`, not yet committed)."""
+    if plan.institution_id != user.institution_id:
+        raise NotFound()
+    changed = _changed(plan)
+    before_state = changed.get("review_state", plan.review_state)
+    if before_state == PlanState.SUBMITTED.value:
+        raise PlanRefused(N_("The plan is awaiting review and cannot be changed now."))
+    validate(plan)
+    terms = [name for name in TERMS if name in changed]
+    if before_state == PlanState.APPROVED.value:
+        taken = seats_taken(plan)
+        if terms and taken:
+            raise PlanRefused(N_("Trainees are enrolled, so the fee, dates, occupation and level "
+                                 "can no longer change."))
+        if plan.quota < taken:
+            raise PlanRefused(N_("The quota cannot be less than the %(n)s seats already taken."),
+                              n=taken)
+        if terms:  # what the authority approved has changed: it must look again
+            plan.review_state = PlanState.SUBMITTED.value
+    audit.record("plan.update", plan, before={k: changed[k] for k in changed if k in AUDITED},
+                 after={k: getattr(plan, k) for k in changed if k in AUDITED})
+
+
+def submit(plan_id: int, user: Any) -> TrainingPlan:
+    plan = _own_plan(plan_id, user)
+    if plan.review_state not in (PlanState.DRAFT.value, PlanState.REJECTED.value):
+        raise InvalidState(N_("Only a draft or rejected plan can be submitted."))
+    validate(plan)
+    return _transition(plan, PlanState.SUBMITTED, None, "plan.submit")
+
+
+def approve(plan_id: int, reviewer: Any) -> TrainingPlan:
+    plan = _reviewable(plan_id, reviewer)
+    return _transition(plan, PlanState.APPROVED, None, "plan.approve")
+
+
+def reject(plan_id: int, reviewer: Any, reason: str) -> TrainingPlan:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(N_("Please give the reason for rejecting the plan."))
+    plan = _reviewable(plan_id, reviewer)
+    return _transition(plan, PlanState.REJECTED, reason[:256], "plan.reject")
+
+
+def _own_plan(plan_id: int, user: Any) -> TrainingPlan:
+    plan = db.session.get(TrainingPlan, plan_id, with_for_update=True)
+    if plan is None or plan.institution_id != user.institution_id:
+        raise NotFound()
+    return plan
+
+
+def _reviewable(plan_id: int, reviewer: Any) -> TrainingPlan:
+    plan = db.session.get(TrainingPlan, plan_id, with_for_update=True)
+    if plan is None:
+        raise NotFound()
+    region = reviewer.authority.region_code if reviewer.authority else None
+    if security.primary_role(reviewer) != security.CITY_REGULATOR or plan.region_code != region:
+        raise Forbidden(N_("Plans are reviewed by the city authority of the plan's region."))
+    if plan.review_state != PlanState.SUBMITTED.value:
+        raise InvalidState(N_("This plan is not awaiting review."))
+    return plan
+
+
+def _transition(plan: TrainingPlan, state: PlanState, reason: Optional[str],
+                action: str) -> TrainingPlan:
+    before = audit.changes(plan, ["review_state", "review_reason"])
+    plan.review_state = state.value
+    plan.review_reason = reason
+    audit.record(action, plan, before=before,
+                 after=audit.changes(plan, ["review_state", "review_reason"]))
+    db.session.commit()
+    return plan
