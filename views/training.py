@@ -72,6 +72,11 @@ class TrainingPlanView(JianpeiModelView):
         "enrol_end": _l("Enrolment is open until this moment."),
     }
 
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        widgets["plan_state"] = item.review_state  # plan_show.html offers the next step
+        return widgets
+
     def pre_add(self, item):
         plans.prepare_new(item, g.user)
 

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from app import security
 from app.extensions import db
+from app.services.plans import may_enrol
 from models.organisation import Enterprise, Institution
 from models.states import PlanState, ReviewState
-from app.services.plans import may_enrol
 from models.training import TrainingPlan
 
 

@@ -65,11 +65,22 @@ def seats_taken(plan: TrainingPlan) -> int:
     return plan.seats_reserved + plan.seats_paid
 
 
+# Forms set relationships (plan.region), code sets keys (plan.region_code): either counts.
+RELATIONS = {"occupation_id": "occupation", "level_id": "level", "region_code": "region"}
+
+
+def _key(plan: TrainingPlan, column: str):
+    related = getattr(plan, RELATIONS[column])
+    if related is not None:
+        return related.code if column == "region_code" else related.id
+    return getattr(plan, column)
+
+
 def validate(plan: TrainingPlan) -> None:
     """The field rules, with a message that says what to fix."""
-    required = ("occupation_id", "level_id", "quota", "fee", "enrol_start", "enrol_end",
-                "train_start", "train_end", "venue", "region_code")
-    if any(getattr(plan, name) in (None, "") for name in required):
+    required = ("quota", "fee", "enrol_start", "enrol_end", "train_start", "train_end", "venue")
+    if any(getattr(plan, name) in (None, "") for name in required) or any(
+            _key(plan, column) is None for column in RELATIONS):
         raise PlanRefused(N_("Please fill in every required field."))
     if plan.quota < 1:
         raise PlanRefused(N_("The quota must be at least 1."))
@@ -82,12 +93,13 @@ def validate(plan: TrainingPlan) -> None:
         raise PlanRefused(N_("Training must end on or after the day it starts."))
     if plan.train_start < plan.enrol_start.date():
         raise PlanRefused(N_("Training must start after enrolment opens."))
-    region = db.session.get(Region, plan.region_code)
+    region = db.session.get(Region, _key(plan, "region_code"))
     if region is None or region.parent_code != PROVINCE_CODE:
         raise PlanRefused(N_("Please choose the city where the training takes place."))
+    changed = _changed(plan)
     for name in ("occupation", "level"):
         value = getattr(plan, name)
-        if value is not None and not value.active and name + "_id" in _changed(plan):
+        if value is not None and not value.active and (name in changed or f"{name}_id" in changed):
             raise PlanRefused(N_("“%(name)s” is retired; please choose a current value."),
                               name=value.name)
 
@@ -127,7 +139,7 @@ def check_update(plan: TrainingPlan, user: Any) -> None:
     if before_state == PlanState.SUBMITTED.value:
         raise PlanRefused(N_("The plan is awaiting review and cannot be changed now."))
     validate(plan)
-    terms = [name for name in TERMS if name in changed]
+    terms = [name for name in TERMS + ("occupation", "level") if name in changed]
     if before_state == PlanState.APPROVED.value:
         taken = seats_taken(plan)
         if terms and taken:
