@@ -68,6 +68,10 @@ MAIN_PAGES = [
     ("MyEnterpriseView.edit", {}),
     ("EnterpriseReviewView.queue", {}),
     ("EnterpriseReviewView.detail", {"pk": "enterprise"}),
+    ("OpenPlanView.list", {}),
+    ("OpenPlanView.show", {"pk": "plan"}),
+    ("TrainingPlanView.add", {}),
+    ("TrainingPlanView.edit", {"pk": "plan"}),
 ]
 CONSOLE_PAGES = ["/console/", "/console/console_occupation/", "/console/console_region/",
                  "/console/console_institution/", "/console/console_training_plan/",
