@@ -22,6 +22,8 @@ from models.reference import (
 )
 from models.states import PlanState
 from models.training import TrainingPlan
+from views.audit import AUDIT_LABELS
+from views.training import PLAN_LABELS
 
 
 def _is_admin() -> bool:
@@ -132,40 +134,14 @@ class TrainingPlanConsoleView(ConsoleModelView):
         "review_state": lambda _v, _c, model, _n: PlanState(model.review_state).label,
     }
     form_columns = ("venue", "contact", "notes")
-    column_labels = {
-        "institution": _l("Training institution"),
-        "occupation": _l("Occupation (trade)"),
-        "level": _l("Occupation level"),
-        "quota": _l("Quota"),
-        "fee": _l("Fee per trainee (yuan)"),
-        "enrol_start": _l("Enrolment opens"),
-        "enrol_end": _l("Enrolment closes"),
-        "train_start": _l("Training starts"),
-        "train_end": _l("Training ends"),
-        "review_state": _l("Review state"),
-        "region_code": _l("Region code"),
-        "venue": _l("Venue"),
-        "contact": _l("Contact"),
-        "notes": _l("Notes"),
-    }
+    column_labels = {**PLAN_LABELS, "region_code": _l("Region code")}
 
 
 class AuditLogConsoleView(ReadOnlyConsoleView):
     column_default_sort = ("at", True)
     column_searchable_list = ("username", "action", "object_type", "object_id")
     column_filters = ("action", "object_type", "at", "region_code")
-    column_labels = {
-        "at": _l("Time"),
-        "user_id": _l("User ID"),
-        "username": _l("User"),
-        "role": _l("Role"),
-        "action": _l("Action"),
-        "object_type": _l("Object type"),
-        "object_id": _l("Object ID"),
-        "summary": _l("Before / after"),
-        "ip": _l("IP address"),
-        "region_code": _l("Region code"),
-    }
+    column_labels = {**AUDIT_LABELS, "user_id": _l("User ID")}
 
 
 class SmsOutboxConsoleView(ReadOnlyConsoleView):

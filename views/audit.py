@@ -6,6 +6,18 @@ from app.security import ROW_SCOPE
 from models.audit import AuditLog
 from views.base import JianpeiModelView
 
+AUDIT_LABELS = {
+    "at": _l("Time"),
+    "username": _l("User"),
+    "role": _l("Role"),
+    "action": _l("Action"),
+    "object_type": _l("Object type"),
+    "object_id": _l("Object ID"),
+    "summary": _l("Before / after"),
+    "ip": _l("IP address"),
+    "region_code": _l("Region code"),
+}
+
 
 class AuditLogView(JianpeiModelView):
     datamodel = SQLAInterface(AuditLog)
@@ -13,17 +25,7 @@ class AuditLogView(JianpeiModelView):
     base_permissions = ["can_list", "can_show"]
     list_title = _l("Audit log")
     show_title = _l("Audit entry")
-    label_columns = {
-        "at": _l("Time"),
-        "username": _l("User"),
-        "role": _l("Role"),
-        "action": _l("Action"),
-        "object_type": _l("Object type"),
-        "object_id": _l("Object ID"),
-        "summary": _l("Before / after"),
-        "ip": _l("IP address"),
-        "region_code": _l("Region code"),
-    }
+    label_columns = AUDIT_LABELS
     list_columns = ["at", "username", "role", "action", "object_type", "object_id"]
     show_columns = [
         "at", "username", "role", "action", "object_type", "object_id", "summary", "ip",

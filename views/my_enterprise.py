@@ -1,5 +1,5 @@
 """企业 menu for an enterprise user: its basic information, review state, and 修改."""
-from flask import abort, flash, g, jsonify, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -11,7 +11,7 @@ from app.extensions import db
 from app.services import DomainError, enterprises, sms_codes
 from models.organisation import Enterprise
 from models.states import ReviewState
-from views.registration import REQUIRED, city_choices
+from views.registration import REQUIRED, city_choices, send_code_response
 
 
 class ProfileForm(FlaskForm):
@@ -93,9 +93,4 @@ class MyEnterpriseView(BaseView):
     @expose("/mobile-code", methods=["POST"])
     @has_access
     def mobile_code(self):
-        try:
-            sms_codes.send_code(request.form.get("mobile", ""), sms_codes.CHANGE_MOBILE)
-        except DomainError as error:
-            return jsonify(ok=False, error=str(error)), 400
-        return jsonify(ok=True, message=gettext("The verification code has been sent; it is "
-                                                "valid for 5 minutes."))
+        return send_code_response(sms_codes.CHANGE_MOBILE)

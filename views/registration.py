@@ -75,6 +75,16 @@ def _data(form: RegistrationForm) -> enterprises.RegistrationData:
         password=form.password.data, password_confirm=form.password_confirm.data)
 
 
+def send_code_response(purpose: str):
+    """JSON answer of the "send verification code" buttons."""
+    try:
+        sms_codes.send_code(request.form.get("mobile", ""), purpose)
+    except DomainError as error:
+        return jsonify(ok=False, error=str(error)), 400
+    return jsonify(ok=True, message=gettext("The verification code has been sent; it is valid "
+                                            "for 5 minutes."))
+
+
 class RegisterView(BaseView):
     """Public: no sign-in and no permission needed."""
 
@@ -175,12 +185,7 @@ class RegisterView(BaseView):
 
     @expose("/sms", methods=["POST"])
     def sms(self):
-        try:
-            sms_codes.send_code(request.form.get("mobile", ""), sms_codes.REGISTER)
-        except DomainError as error:
-            return jsonify(ok=False, error=str(error)), 400
-        return jsonify(ok=True, message=gettext("The verification code has been sent; it is valid "
-                                                "for 5 minutes."))
+        return send_code_response(sms_codes.REGISTER)
 
     @expose("/commitment-letter.pdf")
     def commitment_template(self):

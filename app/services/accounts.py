@@ -7,8 +7,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.services import N_, DomainError, audit, sms_codes
-from app.services.enterprises import MIN_PASSWORD, normalize_uscc
+from app.services.codes import normalize_uscc
 from models.organisation import Enterprise
+
+MIN_PASSWORD = 8
 
 
 class PasswordRefused(DomainError):
@@ -41,7 +43,7 @@ def send_reset_code(uscc: str, mobile: str) -> bool:
 
 def reset_password(uscc: str, mobile: str, code: str, password: str, confirm: str) -> None:
     """Set a new password after an SMS check; every session of the account ends."""
-    _check_new(password, confirm)
+    check_new_password(password, confirm)
     user = _enterprise_account(uscc, mobile)
     if user is None:
         raise AccountMismatch()
@@ -56,11 +58,12 @@ def change_password(user: Any, old: str, password: str, confirm: str) -> None:
     """The signed-in user's own change; other sessions of the account end."""
     if not check_password_hash(user.password or "", old or ""):
         raise PasswordRefused(N_("The current password is not right."))
-    _check_new(password, confirm)
+    check_new_password(password, confirm)
     _set(user, password, "account.change_password")
 
 
-def _check_new(password: str, confirm: str) -> None:
+def check_new_password(password: str, confirm: str) -> None:
+    """The one password rule, for registration, reset and change."""
     if len(password or "") < MIN_PASSWORD:
         raise PasswordRefused(N_("The password must have at least %(n)s characters."),
                               n=MIN_PASSWORD)

@@ -12,6 +12,10 @@ def uscc_check_char(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
+def normalize_uscc(value: str) -> str:
+    return (value or "").strip().upper()
+
+
 def is_valid_uscc(code: str) -> bool:
     """18 characters from the USCC alphabet with the right check character."""
     if len(code) != 18 or any(c not in USCC_ALPHABET for c in code):

@@ -10,15 +10,13 @@ from werkzeug.security import generate_password_hash
 
 from app import security
 from app.extensions import db
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, sms_codes
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, accounts, audit, clock, sms_codes
 from app.services import uploads as staged
-from app.services.codes import is_valid_uscc
+from app.services.codes import is_valid_uscc, normalize_uscc
 from models.accounts import StagedUpload
 from models.organisation import Enterprise
 from models.reference import PROVINCE_CODE, Authority, Region
 from models.states import ReviewState
-
-MIN_PASSWORD = 8
 
 
 class RegistrationRefused(DomainError):
@@ -65,23 +63,11 @@ PROFILE_FIELDS = ("name", "enterprise_type", "legal_representative", "registered
                   "contact_mobile", "review_state")
 
 
-def normalize_uscc(value: str) -> str:
-    return (value or "").strip().upper()
-
-
 def check_uscc(uscc: str) -> None:
     if not is_valid_uscc(uscc):
         raise RegistrationRefused(N_("The unified social credit code must be 18 characters of "
                                      "digits and capital letters (no I, O, S, V, Z) with a correct "
                                      "check character; please check it."))
-
-
-def check_password(password: str, confirm: str) -> None:
-    if len(password or "") < MIN_PASSWORD:
-        raise RegistrationRefused(N_("The password must have at least %(n)s characters."),
-                                  n=MIN_PASSWORD)
-    if password != confirm:
-        raise RegistrationRefused(N_("The two passwords are not the same."))
 
 
 def city(region_code: str) -> Region:
@@ -107,7 +93,7 @@ def register(data: RegistrationData, tokens: dict[str, Optional[str]]) -> Enterp
         raise EnterpriseExists()
     city(data.region_code)
     data.contact_mobile = sms_codes.check_mobile(data.contact_mobile)
-    check_password(data.password, data.password_confirm)
+    accounts.check_new_password(data.password, data.password_confirm)
     documents = _documents(tokens)
     _check_licence(documents[staged.LICENCE], data.uscc)
     sms_codes.consume_code(data.contact_mobile, sms_codes.REGISTER, data.sms_code)
