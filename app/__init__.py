@@ -37,6 +37,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     errors.register(app)
     cli.register(app)
+    from app.services.codes import mask_id_number, mask_mobile
+
+    app.jinja_env.filters["mask_id"] = mask_id_number
+    app.jinja_env.filters["mask_mobile"] = mask_mobile
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: send_from_directory(app.static_folder, "favicon.png",
                                                  mimetype="image/png", max_age=86400))

@@ -84,3 +84,28 @@ def roster_template_command(out: str) -> None:
     with open(out, "wb") as f:
         f.write(roster_template.to_bytes().getvalue())
     click.echo(json.dumps({"ok": True, "path": out}, ensure_ascii=False))
+
+
+@roster_cli.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--plan", "plan_id", type=int, help="Also check against this plan's seats and enrolments.")
+def roster_check_command(file: str, plan_id: int | None) -> None:
+    """Check a filled-in roster: JSON report on stdout, exit 0 if it can be imported."""
+    from app.extensions import db
+    from app.services import roster
+    from models.training import TrainingPlan
+
+    plan = None
+    if plan_id is not None:
+        plan = db.session.get(TrainingPlan, plan_id)
+        if plan is None:
+            raise click.BadParameter(f"no training plan {plan_id}", param_hint="--plan")
+    with open(file, "rb") as f:
+        data = f.read()
+    try:
+        report = roster.check(data, plan).as_dict()
+    except roster.RosterRefused as refused:
+        report = {"ok": False, "rows": 0, "errors": [roster.CellError(None, None, None,
+                                                                      str(refused)).as_dict()]}
+    click.echo(json.dumps(report, ensure_ascii=False))
+    sys.exit(0 if report["ok"] else 1)

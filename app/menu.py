@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from views.audit import AuditLogView
 from views.auth import ForgotPasswordView
+from views.enrolment import EnrolmentView
 from views.my_enterprise import MyEnterpriseView
 from views.organisation import DocumentView, EnterpriseView, InstitutionView
 from views.registration import RegisterView
@@ -48,6 +49,7 @@ ENTRIES = (
     Entry(TrainingPlanView, "TrainingPlans", _l("Training plans"), TRAINING, "fa-calendar"),
     Entry(AuditLogView, "AuditLog", _l("Audit log"), SUPERVISION, "fa-history"),
     Entry(DocumentView),
+    Entry(EnrolmentView),
     Entry(RegisterView),
     Entry(ForgotPasswordView),
 )

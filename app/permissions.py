@@ -34,6 +34,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "MyEnterpriseView": frozenset({"can_show", "can_edit"}),
         "EnterpriseView": frozenset({"can_show"}),
         "OpenPlanView": LIST_SHOW,
+        "EnrolmentView": frozenset({"can_list", "can_enrol"}),
         "TrainingPlanView": frozenset({"can_show"}),
         "DocumentView": DOWNLOAD,
         **OWN_ACCOUNT,
@@ -50,12 +51,13 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     # account (an admin has no enterprise): see admin_excluded().
 }
 
-OWN_ORGANISATION_VIEWS = {"MyEnterpriseView": "EnterpriseInfo", "OpenPlanView": "OpenPlans"}
+OWN_ORGANISATION_VIEWS = {"MyEnterpriseView": "EnterpriseInfo", "OpenPlanView": "OpenPlans",
+                          "EnrolmentView": None}
 
 
 def admin_excluded() -> set[str]:
     """View menus (and menu items) Admin does not get."""
-    return set(OWN_ORGANISATION_VIEWS) | set(OWN_ORGANISATION_VIEWS.values())
+    return set(OWN_ORGANISATION_VIEWS) | {m for m in OWN_ORGANISATION_VIEWS.values() if m}
 
 def entry_permission(view) -> str:
     """The permission that opens a view's default page (can_list for model views)."""

@@ -107,20 +107,20 @@ def scope_clause(model: type, user: Any) -> ColumnElement[bool]:
     if declared is None:
         return false()
     if role == ENTERPRISE:
-        return _path(model, declared.enterprise, user.enterprise_id)
+        return _path(model, declared.enterprise, user.enterprise_id, user)
     if role == INSTITUTION:
-        return _path(model, declared.institution, user.institution_id)
+        return _path(model, declared.institution, user.institution_id, user)
     if role == CITY_REGULATOR:
         region = user.authority.region_code if user.authority else None
-        return _path(model, declared.region, region)
+        return _path(model, declared.region, region, user)
     return false()
 
 
-def _path(model: type, path: Any, value: Optional[Any]) -> ColumnElement[bool]:
+def _path(model: type, path: Any, value: Optional[Any], user: Any) -> ColumnElement[bool]:
     if path is None:
         return false()
     if callable(path):
-        return path(model)
+        return path(model, user)
     if value is None:
         return false()
     return getattr(model, path) == value

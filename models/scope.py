@@ -6,8 +6,9 @@ scoped view, API and download uses.
 from dataclasses import dataclass
 from typing import Callable, Union
 
-# A column name on the model, or a function (model_class) -> SQL clause for rows that
-# every user of that kind may read (e.g. approved training plans for enterprises).
+# A column name on the model holding the user's enterprise id, institution id or region
+# code; or a function (model_class, user) -> SQL clause (e.g. approved plans for every
+# enterprise, or enrolments in an institution's plans).
 ScopePath = Union[str, Callable, None]
 
 

@@ -22,7 +22,7 @@ from models.scope import RowScope
 from models.states import PlanState
 
 
-def _published(model):
+def _published(model, _user):
     """Enterprises may read approved plans only."""
     return model.review_state == PlanState.APPROVED.value
 

@@ -46,7 +46,7 @@ def world(app):
     enterprise = gen_enterprise("330100")
     give_documents(enterprise)
     institution = gen_institution("330100")
-    gen_plan(institution)
+    plan = gen_plan(institution)
     users = {
         security.ADMIN: gen_user(security.ADMIN),
         security.ENTERPRISE: gen_user(security.ENTERPRISE, enterprise_id=enterprise.id),
@@ -54,13 +54,15 @@ def world(app):
         security.CITY_REGULATOR: gen_regulator("330100"),
         security.PROVINCE_REGULATOR: gen_regulator("330000", security.PROVINCE_REGULATOR),
     }
-    return {"enterprise": enterprise, "users": users}
+    return {"enterprise": enterprise, "plan": plan, "users": users}
 
 
 def _probe_url(view, world):
     """The URL that opens a view, with arguments where it needs them."""
     if type(view).__name__ == "DocumentView":
         return path("DocumentView.enterprise_document", pk=world["enterprise"].id, slot="yyzz")
+    if type(view).__name__ == "EnrolmentView":
+        return path("EnrolmentView.plan", plan_id=world["plan"].id)
     return path(f"{view.endpoint}.{view.default_view}")
 
 

@@ -8,6 +8,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from app.security import ROW_SCOPE, get_scoped
 from app.services import DomainError, plans, roster_template
@@ -144,9 +145,11 @@ class OpenPlanView(JianpeiModelView):
     list_title = _l("Enrolment: open training plans")
     show_title = _l("Training plan details")
     label_columns = {**PLAN_LABELS, "enrol_window": _l("Enrolment window"),
-                     "training_dates": _l("Training dates")}
+                     "training_dates": _l("Training dates"), "id": _l("Enrolment")}
     list_columns = ["occupation", "level", "institution", "fee", "enrol_window", "training_dates",
-                    "venue", "seats_left"]
+                    "venue", "seats_left", "id"]
+    formatters_columns = {"id": lambda pk: Markup('<a class="btn btn-primary btn-xs" href="{}">{}</a>')
+                          .format(url_for("EnrolmentView.plan", plan_id=pk), gettext("Enrol"))}
     show_columns = ["institution", "occupation", "level", "fee", "enrol_start", "enrol_end",
                     "train_start", "train_end", "venue", "region", "contact", "notes",
                     "seats_left"]

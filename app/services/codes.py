@@ -51,3 +51,10 @@ def mask_id_number(number: str) -> str:
     if len(number) < 8:
         return "*" * len(number)
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_mobile(number: str) -> str:
+    """138****8000."""
+    if not number or len(number) < 7:
+        return number or ""
+    return number[:3] + "****" + number[-4:]

@@ -1,0 +1,159 @@
+"""Enrolling an enterprise's workers in a plan: roster import, one at a time, removal."""
+import io
+from typing import Any
+
+from flask_babel import gettext
+from openpyxl import load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import PatternFill
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.services import N_, DomainError, NotFound, audit, clock
+from app.services import roster as roster_rules
+from app.services.codes import id_birth_date
+from app.services.plans import phase
+from models.enrolment import Enrolment, ImportBatch, Person
+from models.organisation import Enterprise
+from models.states import PlanPhase, ReviewState
+from models.training import TrainingPlan
+
+BAD_CELL = PatternFill("solid", fgColor="FFC7CE")
+
+
+class EnrolmentRefused(DomainError):
+    message = N_("Enrolment is not possible now.")
+
+
+def enrolling_plan(plan_id: int, user: Any) -> TrainingPlan:
+    """The plan, if this user's enterprise may enrol people in it now."""
+    enterprise = db.session.get(Enterprise, user.enterprise_id) if user.enterprise_id else None
+    plan = db.session.get(TrainingPlan, plan_id)
+    if enterprise is None or plan is None:
+        raise NotFound()
+    if enterprise.review_state != ReviewState.APPROVED.value:
+        raise EnrolmentRefused(N_("Your enterprise must pass review before it can enrol trainees."))
+    if phase(plan) != PlanPhase.ENROLLING:
+        raise EnrolmentRefused(N_("This plan is not open for enrolment now."))
+    return plan
+
+
+def import_roster(plan_id: int, user: Any, data: bytes, filename: str) -> roster_rules.Report:
+    """Check the roster; if it is clean, create its people and enrolments in one transaction."""
+    plan = enrolling_plan(plan_id, user)
+    report = roster_rules.check(data, plan)
+    if not report.ok:
+        return report
+    now = clock.now()
+    batch = ImportBatch(plan_id=plan.id, enterprise_id=user.enterprise_id, filename=filename[:255],
+                        rows=len(report.trainees), created_by=user.id, created_at=now)
+    db.session.add(batch)
+    db.session.flush()
+    people = _people_for([t.id_number for t in report.trainees])
+    for trainee in report.trainees:
+        person = _upsert_person(people, trainee, now)
+        db.session.add(Enrolment(person=person, plan_id=plan.id, enterprise_id=user.enterprise_id,
+                                 batch_id=batch.id, occupation_id=trainee.occupation_id,
+                                 level_id=trainee.level_id, status="live", created_at=now))
+    audit.record("roster.import", batch, after={"plan": plan.id, "rows": batch.rows,
+                                                "file": batch.filename},
+                 region_code=plan.region_code)
+    try:
+        db.session.commit()
+    except IntegrityError:  # another upload enrolled one of them a moment ago
+        db.session.rollback()
+        raise EnrolmentRefused(N_("Someone in this roster was enrolled in the plan meanwhile; "
+                                  "please check the roster again.")) from None
+    return report
+
+
+def _people_for(id_numbers: list[str]) -> dict[str, Person]:
+    people: dict[str, Person] = {}
+    for start in range(0, len(id_numbers), 500):
+        chunk = id_numbers[start:start + 500]
+        for person in db.session.scalars(select(Person).where(Person.id_number.in_(chunk))):
+            people[person.id_number] = person
+    return people
+
+
+def _upsert_person(people: dict[str, Person], trainee, now) -> Person:
+    person = people.get(trainee.id_number)
+    if person is None:
+        person = Person(id_number=trainee.id_number)
+        db.session.add(person)
+        people[trainee.id_number] = person
+    person.name = trainee.name
+    person.gender = trainee.gender
+    person.birth_date = id_birth_date(trainee.id_number)
+    person.mobile = trainee.mobile
+    person.education_id = trainee.education_id
+    person.title_id = trainee.title_id
+    person.updated_at = now
+    return person
+
+
+def add_trainee(plan_id: int, user: Any, values: dict[str, str]) -> list[roster_rules.CellError]:
+    """One trainee by the form, under the same rules as a roster row; [] when enrolled."""
+    plan = enrolling_plan(plan_id, user)
+    errors: list[roster_rules.CellError] = []
+    trainee = roster_rules.check_cells(values, errors)
+    if trainee is None:
+        return errors
+    report = roster_rules.Report(rows=1, trainees=[trainee])
+    roster_rules.check_against_plan(plan, report)
+    if report.errors:
+        return report.errors
+    now = clock.now()
+    person = _upsert_person(_people_for([trainee.id_number]), trainee, now)
+    enrolment = Enrolment(person=person, plan_id=plan.id, enterprise_id=user.enterprise_id,
+                          occupation_id=trainee.occupation_id, level_id=trainee.level_id,
+                          status="live", created_at=now)
+    db.session.add(enrolment)
+    db.session.flush()
+    audit.record("enrolment.add", enrolment, after={"id_number": trainee.id_number},
+                 region_code=plan.region_code)
+    db.session.commit()
+    return []
+
+
+def remove_trainee(enrolment_id: int, user: Any) -> None:
+    """Take a trainee off the plan (kept as removed); only before an order holds the seat."""
+    enrolment = db.session.get(Enrolment, enrolment_id)
+    if enrolment is None or enrolment.enterprise_id != user.enterprise_id \
+            or enrolment.status != "live":
+        raise NotFound()
+    enrolling_plan(enrolment.plan_id, user)
+    enrolment.status = "removed"
+    audit.record("enrolment.remove", enrolment, region_code=enrolment.plan.region_code)
+    db.session.commit()
+
+
+def annotated_workbook(data: bytes, report: roster_rules.Report) -> bytes:
+    """The uploaded workbook with every bad cell filled red and a comment saying why."""
+    workbook = load_workbook(io.BytesIO(data))
+    sheet = workbook[roster_rules.SHEET] if roster_rules.SHEET in workbook.sheetnames \
+        else workbook.worksheets[0]
+    notes: dict[tuple[int, int], list[str]] = {}
+    for error in report.errors:
+        if error.row is None or error.column not in report.columns and error.column is not None:
+            continue
+        column = report.columns.get(error.column, 0) + 1 if error.column else 1
+        notes.setdefault((error.row, column), []).append(error.message)
+    for (row, column), messages in notes.items():
+        cell = sheet.cell(row=row, column=column)
+        cell.fill = BAD_CELL
+        cell.comment = Comment("\n".join(messages), gettext("Jianpei check"))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def live_enrolments(plan_id: int, enterprise_id: int) -> list[Enrolment]:
+    return list(db.session.scalars(
+        select(Enrolment).where(Enrolment.plan_id == plan_id,
+                                Enrolment.enterprise_id == enterprise_id,
+                                Enrolment.status == "live")
+        .order_by(Enrolment.id)))
+
+

@@ -1,0 +1,89 @@
+"""People (one row per ID number), their enrolments in plans, and roster import batches."""
+import datetime as dt
+from typing import Optional
+
+from flask_appbuilder import Model
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, select, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.organisation import Enterprise
+from models.reference import Education, Occupation, OccupationLevel, ProfessionalTitle
+from models.scope import RowScope
+from models.training import TrainingPlan
+
+
+class Person(Model):
+    """A worker, identified by a GB 11643-1999 ID number; updated when enrolled again."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(32), index=True, nullable=False)
+    gender: Mapped[str] = mapped_column(String(8), nullable=False)
+    birth_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    mobile: Mapped[str] = mapped_column(String(11), index=True, nullable=False)
+    education_id: Mapped[int] = mapped_column(ForeignKey("dict_education.id"), nullable=False)
+    title_id: Mapped[int] = mapped_column(ForeignKey("dict_professional_title.id"), nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+    education: Mapped[Education] = relationship()
+    title: Mapped[ProfessionalTitle] = relationship()
+
+
+class ImportBatch(Model):
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("training_plan.id"), nullable=False)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_by: Mapped[Optional[int]] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+def _institution_plans(model, user):
+    return model.plan_id.in_(
+        select(TrainingPlan.id).where(TrainingPlan.institution_id == user.institution_id))
+
+
+def _region_plans(model, user):
+    region = user.authority.region_code if user.authority else None
+    return model.plan_id.in_(select(TrainingPlan.id).where(TrainingPlan.region_code == region))
+
+
+class Enrolment(Model):
+    """A person in a plan for an enterprise; at most one live enrolment per person and plan."""
+
+    __tablename__ = "enrolment"
+    __table_args__ = (
+        Index("uq_enrolment_live_person_plan", "person_id", "plan_id", unique=True,
+              sqlite_where=text("status = 'live'"), postgresql_where=text("status = 'live'")),
+        Index("ix_enrolment_enterprise_plan", "enterprise_id", "plan_id"),
+    )
+    __row_scope__ = RowScope(enterprise="enterprise_id", institution=_institution_plans,
+                             region=_region_plans)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True, nullable=False)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("training_plan.id"), index=True, nullable=False)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False)
+    batch_id: Mapped[Optional[int]] = mapped_column(ForeignKey("import_batch.id"))
+    occupation_id: Mapped[int] = mapped_column(ForeignKey("dict_occupation.id"), nullable=False)
+    level_id: Mapped[int] = mapped_column(ForeignKey("dict_occupation_level.id"), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="live", nullable=False)
+    photo_key: Mapped[Optional[str]] = mapped_column(String(64))
+    photo_thumb_key: Mapped[Optional[str]] = mapped_column(String(64))
+    id_photo_key: Mapped[Optional[str]] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+    person: Mapped[Person] = relationship()
+    plan: Mapped[TrainingPlan] = relationship()
+    enterprise: Mapped[Enterprise] = relationship()
+    occupation: Mapped[Occupation] = relationship()
+    level: Mapped[OccupationLevel] = relationship()
+
+    @property
+    def photos_complete(self) -> bool:
+        return bool(self.photo_key and self.id_photo_key)
