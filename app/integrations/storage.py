@@ -40,7 +40,8 @@ class LocalStorage:
 
     def _path(self, key: str) -> Path:
         name = Path(key).name  # keys are ours; never follow a path from outside
-        if name != key or not name[:-4].isalnum():
+        stem, suffix = name.split(".", 1) if "." in name else (name, "")
+        if name != key or not stem.isalnum() or f".{suffix}" not in ALLOWED_SUFFIXES:
             raise ValueError("bad storage key")
         return self.root / name[:2] / name
 
