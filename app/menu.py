@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from views.audit import AuditLogView
 from views.auth import ForgotPasswordView
-from views.enrolment import EnrolmentView
+from views.enrolment import EnrolmentView, PhotoView
 from views.my_enterprise import MyEnterpriseView
 from views.organisation import DocumentView, EnterpriseView, InstitutionView
 from views.registration import RegisterView
@@ -50,6 +50,7 @@ ENTRIES = (
     Entry(AuditLogView, "AuditLog", _l("Audit log"), SUPERVISION, "fa-history"),
     Entry(DocumentView),
     Entry(EnrolmentView),
+    Entry(PhotoView),
     Entry(RegisterView),
     Entry(ForgotPasswordView),
 )

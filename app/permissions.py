@@ -24,6 +24,7 @@ REGULATOR = {
     "TrainingPlanView": LIST_SHOW,
     "AuditLogView": LIST_SHOW,
     "DocumentView": DOWNLOAD,
+    "PhotoView": DOWNLOAD,
     **OWN_ACCOUNT,
 }
 # Plans are reviewed by the city authority of their region; the province oversees.
@@ -35,6 +36,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "EnterpriseView": frozenset({"can_show"}),
         "OpenPlanView": LIST_SHOW,
         "EnrolmentView": frozenset({"can_list", "can_enrol"}),
+        "PhotoView": DOWNLOAD,
         "TrainingPlanView": frozenset({"can_show"}),
         "DocumentView": DOWNLOAD,
         **OWN_ACCOUNT,
@@ -42,6 +44,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     security.INSTITUTION: {
         "InstitutionView": LIST_SHOW,
         "TrainingPlanView": LIST_SHOW | {"can_add", "can_edit", "can_submit"},
+        "PhotoView": DOWNLOAD,
         **OWN_ACCOUNT,
     },
     security.CITY_REGULATOR: CITY_REGULATOR,

@@ -54,7 +54,26 @@ def world(app):
         security.CITY_REGULATOR: gen_regulator("330100"),
         security.PROVINCE_REGULATOR: gen_regulator("330000", security.PROVINCE_REGULATOR),
     }
-    return {"enterprise": enterprise, "plan": plan, "users": users}
+    return {"enterprise": enterprise, "plan": plan, "users": users,
+            "enrolment": _enrolment_with_photo(enterprise, plan)}
+
+
+def _enrolment_with_photo(enterprise, plan):
+    from app.integrations.storage import storage
+    from app.services import clock
+    from models.enrolment import Enrolment, Person
+    from tests.images import plain_jpeg
+    from tests.rosters import id_number
+
+    person = Person(id_number=id_number(), name="张三", gender="男", birth_date=clock.today(),
+                    mobile="13800138000", education_id=1, title_id=1, updated_at=clock.now())
+    enrolment = Enrolment(person=person, plan_id=plan.id, enterprise_id=enterprise.id,
+                          occupation_id=plan.occupation_id, level_id=plan.level_id,
+                          photo_key=storage().save(plain_jpeg(300, 400), ".jpg"),
+                          created_at=clock.now())
+    db.session.add(enrolment)
+    db.session.commit()
+    return enrolment
 
 
 def _probe_url(view, world):
@@ -63,6 +82,8 @@ def _probe_url(view, world):
         return path("DocumentView.enterprise_document", pk=world["enterprise"].id, slot="yyzz")
     if type(view).__name__ == "EnrolmentView":
         return path("EnrolmentView.plan", plan_id=world["plan"].id)
+    if type(view).__name__ == "PhotoView":
+        return path("PhotoView.photo", enrolment_id=world["enrolment"].id, kind="photo")
     return path(f"{view.endpoint}.{view.default_view}")
 
 

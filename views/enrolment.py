@@ -4,8 +4,10 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 
 from app.integrations.storage import storage
-from app.services import DomainError, enrolment
+from app.security import get_scoped
+from app.services import DomainError, enrolment, photos
 from app.services.roster import REQUIRED
+from models.enrolment import Enrolment
 
 ERRORS_KEY = "roster_errors"
 
@@ -14,7 +16,8 @@ class EnrolmentView(BaseView):
     route_base = "/enrol"
     default_view = "plan"
     method_permission_name = {"plan": "list", "upload": "enrol", "add": "enrol", "remove": "enrol",
-                              "error_workbook": "enrol"}
+                              "error_workbook": "enrol", "photo_batch": "enrol",
+                              "photo_one": "enrol"}
     base_permissions = ["can_list", "can_enrol"]
 
     def _plan(self, plan_id):
@@ -28,14 +31,14 @@ class EnrolmentView(BaseView):
 
     @expose("/<int:plan_id>/")
     @has_access
-    def plan(self, plan_id, report=None, form_errors=None):
+    def plan(self, plan_id, report=None, form_errors=None, batch=None):
         plan = self._plan(plan_id)
         if plan is None:
             return redirect(url_for("OpenPlanView.list"))
         trainees = enrolment.live_enrolments(plan.id, g.user.enterprise_id)
         return self.render_template(
             "enrolment/plan.html", plan=plan, trainees=trainees, report=report,
-            form_errors=form_errors or [], headers=REQUIRED,
+            form_errors=form_errors or [], headers=REQUIRED, batch=batch, kinds=photos.KINDS,
             error_workbook=session.get(ERRORS_KEY, {}).get("plan") == plan.id and report)
 
     @expose("/<int:plan_id>/roster", methods=["POST"])
@@ -94,6 +97,38 @@ class EnrolmentView(BaseView):
         flash(gettext("The trainee is enrolled."), "success")
         return redirect(url_for(".plan", plan_id=plan_id))
 
+    @expose("/<int:plan_id>/photos/<kind>", methods=["POST"])
+    @has_access
+    def photo_batch(self, plan_id, kind):
+        if kind not in photos.KINDS:
+            abort(404)
+        files = [(f.filename, f.read()) for f in request.files.getlist("files") if f.filename]
+        if not files:
+            flash(gettext("Please choose the photos (or one zip of them)."), "warning")
+            return redirect(url_for(".plan", plan_id=plan_id))
+        try:
+            result = photos.upload_batch(plan_id, g.user, kind, files)
+        except DomainError as error:
+            flash(str(error), "danger")
+            return redirect(url_for(".plan", plan_id=plan_id))
+        return self.plan(plan_id, batch=(kind, result))
+
+    @expose("/photo/<int:enrolment_id>/<kind>", methods=["POST"])
+    @has_access
+    def photo_one(self, enrolment_id, kind):
+        plan_id = request.form.get("plan_id", type=int)
+        file = request.files.get("file")
+        if kind not in photos.KINDS or not file or not file.filename:
+            flash(gettext("Please choose a photo."), "warning")
+        else:
+            try:
+                photos.upload_one(enrolment_id, g.user, kind, file.read())
+            except DomainError as error:
+                flash(str(error), "danger")
+            else:
+                flash(gettext("Photo saved."), "success")
+        return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
+
     @expose("/remove/<int:enrolment_id>", methods=["POST"])
     @has_access
     def remove(self, enrolment_id):
@@ -107,3 +142,23 @@ class EnrolmentView(BaseView):
         return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
 
 
+
+
+class PhotoView(BaseView):
+    """Trainee photos, for the enterprise, the plan's institution and the authorities in scope."""
+
+    route_base = "/photos"
+    default_view = "photo"
+    method_permission_name = {"photo": "download"}
+    base_permissions = ["can_download"]
+
+    @expose("/<int:enrolment_id>/<kind>.jpg")
+    @has_access
+    def photo(self, enrolment_id, kind):
+        trainee = get_scoped(Enrolment, enrolment_id)
+        if kind not in photos.KINDS:
+            abort(404)
+        key = photos.photo_key(trainee, kind, thumbnail=request.args.get("thumb") == "1")
+        if not key or not storage().exists(key):
+            abort(404)
+        return send_file(storage().open(key), mimetype="image/jpeg", max_age=0)

@@ -1,0 +1,194 @@
+"""Trainee photos: the 1-inch photo (寸照) and the ID-card front (身份证正面照).
+
+Checked by content, re-encoded without EXIF, stored under generated names; uploaded one by
+one from the trainee row or in batch (many JPGs or one zip), each file named <ID number>.jpg.
+"""
+import io
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from flask_babel import gettext
+from PIL import Image
+from sqlalchemy import select
+
+from app.extensions import db
+from app.integrations.storage import storage
+from app.services import N_, DomainError, NotFound, audit
+from app.services.codes import mask_id_number
+from app.services.enrolment import enrolling_plan
+from app.services.images import CleanImage, ImageRefused, clean_jpeg
+from models.enrolment import Enrolment, Person
+
+PHOTO = "photo"
+ID_PHOTO = "id_photo"
+KINDS = {PHOTO: N_("1-inch photo"), ID_PHOTO: N_("ID card photo")}
+MAX_BYTES = 5 * 1024 * 1024
+MIN_PHOTO = (295, 413)
+RATIO = 3 / 4
+RATIO_TOLERANCE = 0.08
+MIN_ID_PHOTO_WIDTH = 400
+THUMB = (120, 160)
+MAX_ZIP_ENTRIES = 2000
+MAX_ZIP_BYTES = 500 * 1024 * 1024
+FILE_NAME = re.compile(r"^(\d{17}[\dXx])\.(jpg|jpeg)$", re.IGNORECASE)
+
+
+class ZipRefused(DomainError):
+    message = N_("The zip file was refused.")
+
+
+@dataclass
+class BatchResult:
+    saved: list[tuple[str, str]] = field(default_factory=list)      # (file, trainee name)
+    refused: list[tuple[str, str]] = field(default_factory=list)    # (file, reason)
+    unmatched: list[str] = field(default_factory=list)              # file names
+    missing: list[tuple[str, str]] = field(default_factory=list)    # (name, masked id)
+
+
+def check(kind: str, data: bytes) -> CleanImage:
+    label = gettext(KINDS[kind])
+    image = clean_jpeg(data, max_bytes=MAX_BYTES, label=label)
+    if kind == PHOTO:
+        if image.width < MIN_PHOTO[0] or image.height < MIN_PHOTO[1]:
+            raise ImageRefused(N_("The 1-inch photo must be at least 295 × 413 pixels (it is "
+                                  "%(w)s × %(h)s)."), w=image.width, h=image.height)
+        if abs(image.width / image.height - RATIO) > RATIO * RATIO_TOLERANCE:
+            raise ImageRefused(N_("The 1-inch photo must be upright with proportions of about "
+                                  "3:4 (it is %(w)s × %(h)s)."), w=image.width, h=image.height)
+    elif image.width < MIN_ID_PHOTO_WIDTH:
+        raise ImageRefused(N_("The ID card photo is too small to read (at least %(n)s pixels "
+                              "wide)."), n=MIN_ID_PHOTO_WIDTH)
+    return image
+
+
+def _thumbnail(image: CleanImage) -> bytes:
+    with Image.open(io.BytesIO(image.data)) as picture:
+        picture.thumbnail(THUMB)
+        out = io.BytesIO()
+        picture.save(out, "JPEG", quality=80)
+        return out.getvalue()
+
+
+@dataclass
+class _Changes:
+    """Files written (to remove if the commit fails) and replaced (to remove after it)."""
+
+    written: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+
+
+def _store(enrolment: Enrolment, kind: str, image: CleanImage, changes: _Changes) -> None:
+    """Save the picture and point the enrolment at it."""
+    files = storage()
+    if kind == PHOTO:
+        changes.replaced += [k for k in (enrolment.photo_key, enrolment.photo_thumb_key) if k]
+        enrolment.photo_key = files.save(image.data, ".jpg")
+        enrolment.photo_thumb_key = files.save(_thumbnail(image), ".jpg")
+        changes.written += [enrolment.photo_key, enrolment.photo_thumb_key]
+    else:
+        changes.replaced += [enrolment.id_photo_key] if enrolment.id_photo_key else []
+        enrolment.id_photo_key = files.save(image.data, ".jpg")
+        changes.written.append(enrolment.id_photo_key)
+
+
+def upload_one(enrolment_id: int, user: Any, kind: str, data: bytes) -> None:
+    """One photo for one trainee (re-uploading replaces it)."""
+    enrolment = _own_enrolment(enrolment_id, user)
+    enrolling_plan(enrolment.plan_id, user)
+    image = check(kind, data)
+    changes = _Changes()
+    _store(enrolment, kind, image, changes)
+    audit.record(f"photo.{kind}", enrolment, region_code=enrolment.plan.region_code)
+    _commit(changes)
+
+
+def upload_batch(plan_id: int, user: Any, kind: str,
+                 files: list[tuple[str, bytes]]) -> BatchResult:
+    """Many photos named <ID number>.jpg, or one zip of them, for this plan's trainees."""
+    plan = enrolling_plan(plan_id, user)
+    if len(files) == 1 and files[0][0].lower().endswith(".zip"):
+        files = list(read_zip(files[0][1]))
+    trainees = {e.person.id_number: e for e in db.session.scalars(
+        select(Enrolment).join(Person).where(Enrolment.plan_id == plan.id,
+                                             Enrolment.enterprise_id == user.enterprise_id,
+                                             Enrolment.status == "live"))}
+    result = BatchResult()
+    changes = _Changes()
+    for filename, data in files:
+        match = FILE_NAME.match(filename.rsplit("/", 1)[-1].strip())
+        enrolment = trainees.get(match.group(1).upper()) if match else None
+        if enrolment is None:
+            result.unmatched.append(filename)
+            continue
+        try:
+            image = check(kind, data)
+        except DomainError as error:
+            result.refused.append((filename, str(error)))
+            continue
+        _store(enrolment, kind, image, changes)
+        result.saved.append((filename, enrolment.person.name))
+    if result.saved:
+        audit.record(f"photo.{kind}.batch", plan, after={"saved": len(result.saved)},
+                     region_code=plan.region_code)
+    _commit(changes)
+
+    key = "photo_key" if kind == PHOTO else "id_photo_key"
+    result.missing = [(e.person.name, mask_id_number(e.person.id_number))
+                      for e in trainees.values() if not getattr(e, key)]
+    return result
+
+
+def read_zip(data: bytes):
+    """(name, bytes) of each JPG in a zip, checked before and while extracting."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise ZipRefused(N_("The file is not a valid zip archive.")) from None
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise ZipRefused(N_("The zip holds more than %(n)s files."), n=MAX_ZIP_ENTRIES)
+    if sum(info.file_size for info in infos) > MAX_ZIP_BYTES:
+        raise ZipRefused(N_("The zip expands to more than 500 MB."))
+    for info in infos:
+        name = info.filename
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise ZipRefused(N_("The zip contains a link (%(name)s); put only photos in it."),
+                             name=name)
+        if info.is_dir() or "/" in name.rstrip("/") or "\\" in name or ".." in name:
+            raise ZipRefused(N_("Put the photos directly in the zip, without folders (%(name)s)."),
+                             name=name)
+        if name.lower().endswith(".zip"):
+            raise ZipRefused(N_("The zip contains another zip (%(name)s)."), name=name)
+    for info in infos:
+        with archive.open(info) as member:
+            content = member.read(MAX_BYTES + 1)  # never trust the declared size
+        yield info.filename, content
+
+
+def _own_enrolment(enrolment_id: int, user: Any) -> Enrolment:
+    enrolment = db.session.get(Enrolment, enrolment_id)
+    if enrolment is None or enrolment.enterprise_id != user.enterprise_id \
+            or enrolment.status != "live":
+        raise NotFound()
+    return enrolment
+
+
+def _commit(changes: _Changes) -> None:
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        for key in changes.written:  # no orphan files
+            storage().delete(key)
+        raise
+    for key in changes.replaced:  # old pictures go only once the new ones are committed
+        storage().delete(key)
+
+
+def photo_key(enrolment: Enrolment, kind: str, thumbnail: bool = False) -> Optional[str]:
+    if kind == PHOTO:
+        return enrolment.photo_thumb_key if thumbnail else enrolment.photo_key
+    return enrolment.id_photo_key
