@@ -12,9 +12,11 @@ from app.services.roster_template import HEADERS, build
 _seq = itertools.count(1)
 
 
-def id_number(birth: dt.date = dt.date(1990, 1, 1), area: str = "330106", male: bool = True) -> str:
-    serial = next(_seq) % 500
-    body = f"{area}{birth:%Y%m%d}{serial:02d}{(2 * (serial % 5) + (1 if male else 0))}"
+def id_number(birth: dt.date | None = None, area: str = "330106", male: bool = True) -> str:
+    """A valid, unique ID number (born 1990 onwards unless `birth` is given)."""
+    n = next(_seq)
+    birth = birth or dt.date(1990, 1, 1) + dt.timedelta(days=n // 100)
+    body = f"{area}{birth:%Y%m%d}{n % 100:02d}{2 * (n % 5) + (1 if male else 0)}"
     return body + id_check_digit(body)
 
 
