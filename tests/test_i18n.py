@@ -72,6 +72,7 @@ MAIN_PAGES = [
     ("OpenPlanView.show", {"pk": "plan"}),
     ("TrainingPlanView.add", {}),
     ("TrainingPlanView.edit", {"pk": "plan"}),
+    ("EnrolmentView.plan", {"plan_id": "plan"}),
 ]
 CONSOLE_PAGES = ["/console/", "/console/console_occupation/", "/console/console_region/",
                  "/console/console_institution/", "/console/console_training_plan/",

@@ -252,3 +252,21 @@ def test_pending_enterprise_and_closed_plan_cannot_enrol(app, setup, login_as):
     page = setup["client"].get(f"/enrol/{closed.id}/", follow_redirects=True).get_data(as_text=True)
     assert "不在报名时间内" in page
     assert _count(Enrolment) == 0
+
+
+def test_edit_a_trainee_under_the_same_rules(app, setup, login_as):
+    _upload(setup["client"], setup["plan"], roster_bytes([row(姓名="周八")]))
+    enrolment = db.session.scalars(select(Enrolment)).one()
+    client = setup["client"]
+    form = {"姓名": "周八", "性别": enrolment.person.gender, "手机号码": "13911112222",
+            "文化程度": "大专", "职称": "中级"}
+    bad = client.post(f"/enrol/edit/{enrolment.id}", data={**form, "文化程度": "大学"})
+    assert "不是“文化程度”的可选项" in bad.get_data(as_text=True)
+    assert client.post(f"/enrol/edit/{enrolment.id}", data=form).status_code == 302
+    db.session.expire_all()
+    person = db.session.get(Person, enrolment.person_id)
+    assert (person.mobile, person.education.name, person.title.name) == ("13911112222", "大专",
+                                                                         "中级")
+    other = app.test_client()
+    login_as(other, gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id))
+    assert other.post(f"/enrol/edit/{enrolment.id}", data=form).status_code == 404

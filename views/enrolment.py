@@ -17,7 +17,7 @@ class EnrolmentView(BaseView):
     default_view = "plan"
     method_permission_name = {"plan": "list", "upload": "enrol", "add": "enrol", "remove": "enrol",
                               "error_workbook": "enrol", "photo_batch": "enrol",
-                              "photo_one": "enrol"}
+                              "photo_one": "enrol", "edit": "enrol"}
     base_permissions = ["can_list", "can_enrol"]
 
     def _plan(self, plan_id):
@@ -128,6 +128,27 @@ class EnrolmentView(BaseView):
             else:
                 flash(gettext("Photo saved."), "success")
         return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
+
+    @expose("/edit/<int:enrolment_id>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, enrolment_id):
+        try:
+            trainee = enrolment.own_live_enrolment(enrolment_id, g.user)
+        except DomainError:
+            abort(404)
+        errors = []
+        if request.method == "POST":
+            values = {header: request.form.get(header, "") for header in enrolment.EDITABLE}
+            try:
+                errors = enrolment.edit_trainee(enrolment_id, g.user, values)
+            except DomainError as error:
+                flash(str(error), "danger")
+            else:
+                if not errors:
+                    flash(gettext("Saved."), "success")
+                    return redirect(url_for(".plan", plan_id=trainee.plan_id))
+        return self.render_template("enrolment/edit.html", trainee=trainee, errors=errors,
+                                    editable=enrolment.EDITABLE)
 
     @expose("/remove/<int:enrolment_id>", methods=["POST"])
     @has_access

@@ -143,12 +143,44 @@ def add_trainee(plan_id: int, user: Any, values: dict[str, str]) -> list[roster_
     return []
 
 
-def remove_trainee(enrolment_id: int, user: Any) -> None:
-    """Take a trainee off the plan (kept as removed); only before an order holds the seat."""
+EDITABLE = ("姓名", "性别", "手机号码", "文化程度", "职称")
+
+
+def edit_trainee(enrolment_id: int, user: Any,
+                 values: dict[str, str]) -> list[roster_rules.CellError]:
+    """Correct a trainee's details (not the ID number) under the roster's rules."""
+    enrolment = own_live_enrolment(enrolment_id, user)
+    plan = enrolling_plan(enrolment.plan_id, user)
+    person = enrolment.person
+    cells = {"身份证号码": person.id_number, "职业(工种)名称": plan.occupation.name,
+             "职业等级": plan.level.name, **{h: values.get(h, "") for h in EDITABLE}}
+    errors: list[roster_rules.CellError] = []
+    trainee = roster_rules.check_cells(cells, errors)
+    if trainee is None:
+        return errors
+    before = audit.changes(person, ["name", "gender", "mobile", "education_id", "title_id"])
+    for key, value in _person_values(trainee, clock.now()).items():
+        setattr(person, key, value)
+    audit.record("enrolment.edit", enrolment, before=before,
+                 after=audit.changes(person, ["name", "gender", "mobile", "education_id",
+                                              "title_id"]),
+                 region_code=plan.region_code)
+    db.session.commit()
+    return []
+
+
+def own_live_enrolment(enrolment_id: int, user: Any) -> Enrolment:
+    """A live trainee of the user's enterprise, else 404."""
     enrolment = db.session.get(Enrolment, enrolment_id)
     if enrolment is None or enrolment.enterprise_id != user.enterprise_id \
             or enrolment.status != "live":
         raise NotFound()
+    return enrolment
+
+
+def remove_trainee(enrolment_id: int, user: Any) -> None:
+    """Take a trainee off the plan (kept as removed); only before an order holds the seat."""
+    enrolment = own_live_enrolment(enrolment_id, user)
     enrolling_plan(enrolment.plan_id, user)
     enrolment.status = "removed"
     audit.record("enrolment.remove", enrolment, region_code=enrolment.plan.region_code)

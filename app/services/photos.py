@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import N_, DomainError, NotFound, audit
+from app.services import N_, DomainError, audit
 from app.services.codes import mask_id_number
-from app.services.enrolment import enrolling_plan
+from app.services.enrolment import enrolling_plan, own_live_enrolment
 from app.services.images import CleanImage, ImageRefused, clean_jpeg
 from models.enrolment import Enrolment, Person
 
@@ -96,7 +96,7 @@ def _store(enrolment: Enrolment, kind: str, image: CleanImage, changes: _Changes
 
 def upload_one(enrolment_id: int, user: Any, kind: str, data: bytes) -> None:
     """One photo for one trainee (re-uploading replaces it)."""
-    enrolment = _own_enrolment(enrolment_id, user)
+    enrolment = own_live_enrolment(enrolment_id, user)
     enrolling_plan(enrolment.plan_id, user)
     image = check(kind, data)
     changes = _Changes()
@@ -166,14 +166,6 @@ def read_zip(data: bytes):
         with archive.open(info) as member:
             content = member.read(MAX_BYTES + 1)  # never trust the declared size
         yield info.filename, content
-
-
-def _own_enrolment(enrolment_id: int, user: Any) -> Enrolment:
-    enrolment = db.session.get(Enrolment, enrolment_id)
-    if enrolment is None or enrolment.enterprise_id != user.enterprise_id \
-            or enrolment.status != "live":
-        raise NotFound()
-    return enrolment
 
 
 def _commit(changes: _Changes) -> None:
