@@ -52,7 +52,7 @@ def import_roster(plan_id: int, user: Any, data: bytes, filename: str) -> roster
     db.session.flush()
     person_ids = _save_people(report.trainees, now)
     # Core executemany: a 10,000-row roster is one statement per table, not 20,000 objects.
-    db.session.execute(insert(Enrolment), [
+    db.session.execute(insert(Enrolment.__table__), [
         dict(person_id=person_ids[t.id_number], plan_id=plan.id, enterprise_id=user.enterprise_id,
              batch_id=batch.id, occupation_id=t.occupation_id, level_id=t.level_id,
              status="live", created_at=now)
@@ -89,7 +89,8 @@ def _save_people(trainees, now) -> dict[str, int]:
         db.session.execute(update(Person), updates)
     fresh = [_person_values(t, now) for t in trainees if t.id_number not in known]
     if fresh:
-        rows = db.session.execute(insert(Person).returning(Person.id_number, Person.id), fresh)
+        rows = db.session.execute(
+            insert(Person.__table__).returning(Person.id_number, Person.id), fresh)
         known.update(rows.tuples().all())
     return known
 
