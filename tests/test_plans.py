@@ -68,9 +68,13 @@ def test_institution_creates_a_draft_with_an_exact_fee(app, login_as, institutio
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"quota": "0"}, "名额至少为 1"),
-    ({"fee": "-1"}, "培训费不能为负数"),
+    ({"quota": "0"}, "名额应在 1 至 10000 之间"),
+    ({"quota": "99999999999999999999"}, "名额应在 1 至 10000 之间"),
+    ({"fee": "-1"}, "培训费应在 0 至"),
     ({"fee": "12.345"}, "最多两位小数"),
+    ({"fee": "NaN"}, "培训费应在 0 至"),
+    ({"fee": "1e30"}, "培训费应在 0 至"),
+    ({"enrol_end": "2027-01-11 09:00:00"}, "报名截止时间必须早于培训结束日期"),
     ({"enrol_end": "2026-12-05 09:00:00"}, "报名截止时间必须晚于报名开始时间"),
     ({"train_end": "2026-12-24"}, "培训结束日期不能早于开始日期"),
     ({"train_start": "2026-12-01", "train_end": "2026-12-30"}, "培训开始日期必须在报名开始之后"),
@@ -161,6 +165,9 @@ def test_terms_are_frozen_once_trainees_hold_seats(app, login_as, institution, f
     page = owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(fee="999.00"),
                       follow_redirects=True).get_data(as_text=True)
     assert "已有学员报名" in page
+    page = owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(region="330200"),
+                      follow_redirects=True).get_data(as_text=True)
+    assert "已有学员报名" in page
     page = owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(quota="4"),
                       follow_redirects=True).get_data(as_text=True)
     assert "名额不能少于已占用的 5 个名额" in page
@@ -223,3 +230,31 @@ def test_regulators_see_phases_and_seats(app, login_as, institution, frozen):
     page = _client(app, login_as, gen_regulator("330100")).get(
         "/trainingplanview/list/").get_data(as_text=True)
     assert "进行中基地" in page and "报名中" in page and ">30<" in page.replace(" ", "")
+
+
+def test_terms_are_frozen_once_anyone_is_enrolled(app, login_as, institution, frozen):
+    from app.services import clock
+    from models.enrolment import Enrolment, Person
+
+    plan = _approved_with_seats(institution, 0)
+    person = Person(id_number="330106199001011237", name="张三", gender="男",
+                    birth_date=dt.date(1990, 1, 1), mobile="13800138000", education_id=1,
+                    title_id=1, updated_at=clock.now())
+    db.session.add(Enrolment(person=person, plan_id=plan.id, enterprise_id=gen_enterprise().id,
+                             occupation_id=plan.occupation_id, level_id=plan.level_id,
+                             created_at=clock.now()))
+    db.session.commit()
+    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    page = owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(fee="999.00"),
+                      follow_redirects=True).get_data(as_text=True)
+    assert "已有学员报名" in page
+    assert (str(_plans()[0].fee), _plans()[0].review_state) == ("880.50", "approved")
+
+
+def test_moving_an_approved_plan_to_another_city_needs_its_review(app, login_as, institution,
+                                                                  frozen):
+    plan = _approved_with_seats(institution, 0)
+    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(region="330200"))
+    saved = _plans()[0]
+    assert (saved.region_code, saved.review_state) == ("330200", "submitted")

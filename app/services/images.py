@@ -2,7 +2,7 @@
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from app.services import N_, DomainError
 
@@ -46,7 +46,7 @@ def clean_jpeg(data: bytes, *, max_bytes: int, label: str) -> CleanImage:
     except Image.DecompressionBombError:  # Pillow's own ceiling, far above ours
         raise ImageRefused(N_("%(label)s has too many pixels (%(width)s × %(height)s)."),
                            label=label, width="?", height="?") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except Exception:  # anything Pillow trips on (bad EXIF, odd markers) is a bad picture
         raise ImageRefused(N_("%(label)s is damaged or incomplete; please take the photo again."),
                            label=label) from None
     out = io.BytesIO()

@@ -7,6 +7,7 @@ import io
 import re
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -110,13 +111,31 @@ def upload_batch(plan_id: int, user: Any, kind: str,
     """Many photos named <ID number>.jpg, or one zip of them, for this plan's trainees."""
     plan = enrolling_plan(plan_id, user)
     if len(files) == 1 and files[0][0].lower().endswith(".zip"):
-        files = list(read_zip(files[0][1]))
+        files = read_zip(files[0][1])  # checked now, extracted one photo at a time below
     trainees = {e.person.id_number: e for e in db.session.scalars(
         select(Enrolment).join(Person).where(Enrolment.plan_id == plan.id,
                                              Enrolment.enterprise_id == user.enterprise_id,
                                              Enrolment.status == "live"))}
     result = BatchResult()
     changes = _Changes()
+    try:
+        _match_and_store(files, kind, trainees, result, changes)
+        if result.saved:
+            audit.record(f"photo.{kind}.batch", plan, after={"saved": len(result.saved)},
+                         region_code=plan.region_code)
+    except Exception:
+        db.session.rollback()
+        for key in changes.written:
+            storage().delete(key)
+        raise
+    _commit(changes)
+    key = "photo_key" if kind == PHOTO else "id_photo_key"
+    result.missing = [(e.person.name, mask_id_number(e.person.id_number))
+                      for e in trainees.values() if not getattr(e, key)]
+    return result
+
+
+def _match_and_store(files, kind, trainees, result: BatchResult, changes: "_Changes") -> None:
     for filename, data in files:
         match = FILE_NAME.match(filename.rsplit("/", 1)[-1].strip())
         enrolment = trainees.get(match.group(1).upper()) if match else None
@@ -130,15 +149,6 @@ def upload_batch(plan_id: int, user: Any, kind: str,
             continue
         _store(enrolment, kind, image, changes)
         result.saved.append((filename, enrolment.person.name))
-    if result.saved:
-        audit.record(f"photo.{kind}.batch", plan, after={"saved": len(result.saved)},
-                     region_code=plan.region_code)
-    _commit(changes)
-
-    key = "photo_key" if kind == PHOTO else "id_photo_key"
-    result.missing = [(e.person.name, mask_id_number(e.person.id_number))
-                      for e in trainees.values() if not getattr(e, key)]
-    return result
 
 
 def read_zip(data: bytes):
@@ -162,9 +172,26 @@ def read_zip(data: bytes):
                              name=name)
         if name.lower().endswith(".zip"):
             raise ZipRefused(N_("The zip contains another zip (%(name)s)."), name=name)
+        if info.flag_bits & 0x1:
+            raise ZipRefused(N_("The zip is password-protected; please zip the photos without "
+                                "a password."))
+    return _extract(archive, infos)
+
+
+def _extract(archive: zipfile.ZipFile, infos):
+    """One member at a time, never more than the limits whatever the headers claim."""
+    total = 0
     for info in infos:
-        with archive.open(info) as member:
-            content = member.read(MAX_BYTES + 1)  # never trust the declared size
+        try:
+            with archive.open(info) as member:
+                content = member.read(MAX_BYTES + 1)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError,
+                OSError):
+            raise ZipRefused(N_("The zip is damaged (%(name)s); please make it again."),
+                             name=info.filename) from None
+        total += len(content)
+        if total > MAX_ZIP_BYTES:
+            raise ZipRefused(N_("The zip expands to more than 500 MB."))
         yield info.filename, content
 
 

@@ -3,7 +3,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Optional
 
-from sqlalchemy import and_, false, inspect
+from sqlalchemy import and_, false, func, inspect, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import security
@@ -14,8 +14,12 @@ from models.reference import PROVINCE_CODE, Region
 from models.states import PlanPhase, PlanState, ReviewState
 from models.training import TrainingPlan
 
-# Changing these under enrolled trainees would change what they signed up and paid for.
-TERMS = ("fee", "enrol_start", "enrol_end", "train_start", "train_end", "occupation_id", "level_id")
+# Changing these under enrolled trainees would change what they signed up and paid for;
+# on an approved plan they also need the (city) authority to look again.
+TERMS = ("fee", "enrol_start", "enrol_end", "train_start", "train_end", "occupation_id", "level_id",
+         "region_code")
+MAX_QUOTA = 10_000
+MAX_FEE = Decimal("100000")
 AUDITED = TERMS + ("quota", "venue", "region_code", "contact", "notes", "review_state",
                    "review_reason")
 
@@ -65,6 +69,16 @@ def seats_taken(plan: TrainingPlan) -> int:
     return plan.seats_reserved + plan.seats_paid
 
 
+def has_trainees(plan: TrainingPlan) -> bool:
+    """Anyone enrolled (live) or holding a seat."""
+    from models.enrolment import Enrolment
+
+    with db.session.no_autoflush:  # the plan may hold unsaved edits being checked
+        enrolled = db.session.scalar(select(func.count()).select_from(Enrolment).where(
+            Enrolment.plan_id == plan.id, Enrolment.status == "live"))
+    return bool(enrolled) or seats_taken(plan) > 0
+
+
 # Forms set relationships (plan.region), code sets keys (plan.region_code): either counts.
 RELATIONS = {"occupation_id": "occupation", "level_id": "level", "region_code": "region"}
 
@@ -82,18 +96,22 @@ def validate(plan: TrainingPlan) -> None:
     if any(getattr(plan, name) in (None, "") for name in required) or any(
             _key(plan, column) is None for column in RELATIONS):
         raise PlanRefused(N_("Please fill in every required field."))
-    if plan.quota < 1:
-        raise PlanRefused(N_("The quota must be at least 1."))
+    if not 1 <= plan.quota <= MAX_QUOTA:
+        raise PlanRefused(N_("The quota must be between 1 and %(n)s."), n=MAX_QUOTA)
     fee = Decimal(plan.fee)
-    if fee < 0 or fee != fee.quantize(Decimal("0.01")):
-        raise PlanRefused(N_("The fee must be zero or more, in yuan with at most two decimals."))
+    if not fee.is_finite() or fee < 0 or fee > MAX_FEE or fee != fee.quantize(Decimal("0.01")):
+        raise PlanRefused(N_("The fee must be between 0 and %(max)s yuan, with at most two "
+                             "decimals."), max=MAX_FEE)
     if plan.enrol_end <= plan.enrol_start:
         raise PlanRefused(N_("Enrolment must close after it opens."))
     if plan.train_end < plan.train_start:
         raise PlanRefused(N_("Training must end on or after the day it starts."))
     if plan.train_start < plan.enrol_start.date():
         raise PlanRefused(N_("Training must start after enrolment opens."))
-    region = db.session.get(Region, _key(plan, "region_code"))
+    if plan.enrol_end.date() > plan.train_end:
+        raise PlanRefused(N_("Enrolment must close before training ends."))
+    with db.session.no_autoflush:
+        region = db.session.get(Region, _key(plan, "region_code"))
     if region is None or region.parent_code != PROVINCE_CODE:
         raise PlanRefused(N_("Please choose the city where the training takes place."))
     changed = _changed(plan)
@@ -139,12 +157,12 @@ def check_update(plan: TrainingPlan, user: Any) -> None:
     if before_state == PlanState.SUBMITTED.value:
         raise PlanRefused(N_("The plan is awaiting review and cannot be changed now."))
     validate(plan)
-    terms = [name for name in TERMS + ("occupation", "level") if name in changed]
+    terms = [name for name in TERMS + ("occupation", "level", "region") if name in changed]
     if before_state == PlanState.APPROVED.value:
         taken = seats_taken(plan)
-        if terms and taken:
-            raise PlanRefused(N_("Trainees are enrolled, so the fee, dates, occupation and level "
-                                 "can no longer change."))
+        if terms and has_trainees(plan):
+            raise PlanRefused(N_("Trainees are enrolled, so the fee, dates, occupation, level "
+                                 "and region can no longer change."))
         if plan.quota < taken:
             raise PlanRefused(N_("The quota cannot be less than the %(n)s seats already taken."),
                               n=taken)
