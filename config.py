@@ -61,6 +61,7 @@ RATELIMIT_ENABLED = True
 AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = "10 per minute"  # per client address
 AUTH_ACCOUNT_RATE_LIMIT = "20 per hour"  # per account, from any address
+PUBLIC_FORM_RATE_LIMIT = "60 per hour"  # registration and password reset posts, per address
 RATELIMIT_STORAGE_URI = "memory://"
 
 # Cookies and forms

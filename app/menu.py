@@ -58,6 +58,10 @@ ENTRIES = (
 CONSOLE_LINK = "Console"
 
 
+# Public pages that send SMS or create accounts: limited per client address.
+PUBLIC_FORMS = (RegisterView, ForgotPasswordView)
+
+
 def register(appbuilder) -> None:
     for entry in ENTRIES:
         if entry.name is None:
@@ -73,6 +77,10 @@ def register(appbuilder) -> None:
             category_label=label,
             category_icon=icon,
         )
+    limit = appbuilder.app.config["PUBLIC_FORM_RATE_LIMIT"]
+    for view in appbuilder.baseviews:
+        if isinstance(view, PUBLIC_FORMS):
+            appbuilder.sm.limiter.limit(limit, methods=["POST"])(view.blueprint)
     appbuilder.add_link(
         CONSOLE_LINK,
         label=_l("Data console"),

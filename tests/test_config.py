@@ -103,3 +103,14 @@ def test_unknown_page_is_a_chinese_404(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "页面或记录不存在" in response.get_data(as_text=True)
+
+
+def test_public_forms_are_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, PUBLIC_FORM_RATE_LIMIT="3 per hour")
+    with app.app_context():
+        client = app.test_client()
+        codes = [client.post("/register/sms", data={"mobile": "1"}).status_code for _ in range(4)]
+        assert codes == [400, 400, 400, 429]
+        assert client.get("/register/").status_code == 200  # reading the page is not limited
+        forgot = [client.post("/forgot-password/", data={}).status_code for _ in range(4)]
+        assert forgot[-1] == 429

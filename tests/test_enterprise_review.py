@@ -207,3 +207,24 @@ def test_staged_uploads_nobody_used_are_purged(app, client):
     assert uploads.purge_expired() == 1
     assert not storage().exists(upload.storage_key)
     assert db.session.scalars(select(StagedUpload)).all() == []
+
+
+def test_a_refused_edit_keeps_the_old_documents(app, login_as, queue):
+    import io
+
+    from app.integrations.storage import storage
+    from tests.images import licence_jpeg
+
+    enterprise = queue["hz"]
+    old_key = enterprise.licence_file
+    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    page = client.post("/my/enterprise/edit", data={
+        "contact_person": "李明", "address": "杭州", "region_code": "330100",
+        "contact_mobile": "13600001111", "sms_code": "000000",
+        "yyzz": (io.BytesIO(licence_jpeg(enterprise.uscc)), "yyzz.jpg")},
+        content_type="multipart/form-data").get_data(as_text=True)
+    assert "验证码错误或已过期" in page
+    db.session.expire_all()
+    saved = db.session.get(Enterprise, enterprise.id)
+    assert saved.licence_file == old_key and storage().exists(old_key)
+    assert len(list(storage().root.rglob("*.jpg"))) == 9  # three enterprises × three documents

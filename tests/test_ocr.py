@@ -53,3 +53,8 @@ def test_ocr_task_is_idempotent(app):
     db.session.expire_all()
     again = db.session.scalars(select(StagedUpload)).one()
     assert again.ocr_result == first and json.loads(first)["uscc"] == uscc
+
+
+def test_an_impossible_date_reads_as_none():
+    reading = parse(["成立日期 2015年13月01日", "名称 某某公司"])
+    assert reading["established"] is None and reading["name"] == "某某公司"

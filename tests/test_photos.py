@@ -159,3 +159,31 @@ def test_photos_are_served_only_within_scope(app, plan_with_trainees, login_as):
     assert status(gen_user(security.INSTITUTION, institution_id=gen_institution().id)) == 404
     assert status(gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id)) == 404
     assert app.test_client().get(url).status_code == 302
+
+
+CORRUPT_EXIF = (__import__("pathlib").Path(__file__).parent / "fixtures" / "corrupt_exif.jpg").read_bytes()
+
+
+def test_a_bad_picture_in_a_batch_leaves_no_files_behind(app, plan_with_trainees):
+    a, b, _c = plan_with_trainees["numbers"]
+    files = [(io.BytesIO(PHOTO), f"{a}.jpg"), (io.BytesIO(CORRUPT_EXIF), f"{b}.jpg")]
+    page = plan_with_trainees["client"].post(
+        f"/enrol/{plan_with_trainees['plan'].id}/photos/photo", data={"files": files},
+        content_type="multipart/form-data").get_data(as_text=True)
+    assert "已损坏或不完整" in page
+    db.session.expire_all()
+    referenced = {k for e in db.session.scalars(select(Enrolment))
+                  for k in (e.photo_key, e.photo_thumb_key) if k}
+    on_disk = {p.name for p in storage().root.rglob("*.jpg")}
+    assert on_disk == referenced and len(referenced) == 2  # a's photo and thumbnail
+
+
+def test_encrypted_zip_is_refused(app, plan_with_trainees):
+    data = bytearray(_zip([(f"{plan_with_trainees['numbers'][0]}.jpg", PHOTO)]))
+    data[6] |= 1
+    data[data.find(b"PK\x01\x02") + 8] |= 1
+    page = plan_with_trainees["client"].post(
+        f"/enrol/{plan_with_trainees['plan'].id}/photos/photo",
+        data={"files": [(io.BytesIO(bytes(data)), "p.zip")]}, content_type="multipart/form-data",
+        follow_redirects=True).get_data(as_text=True)
+    assert "密码保护" in page

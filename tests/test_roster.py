@@ -270,3 +270,18 @@ def test_edit_a_trainee_under_the_same_rules(app, setup, login_as):
     other = app.test_client()
     login_as(other, gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id))
     assert other.post(f"/enrol/edit/{enrolment.id}", data=form).status_code == 404
+
+
+def test_a_cell_openpyxl_cannot_read_is_a_damaged_file(app):
+    import zipfile as zf
+
+    source = io.BytesIO(roster_bytes([row()]))
+    out = io.BytesIO()
+    with zf.ZipFile(source) as src, zf.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(b"<v>1</v>", b"<v>abc</v>", 1)
+            dst.writestr(item, content)
+    with pytest.raises(roster.RosterRefused, match="已损坏"):
+        roster.check(out.getvalue())

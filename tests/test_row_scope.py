@@ -123,3 +123,11 @@ def test_scoped_select_for_each_role(app, two_cities, model):
             assert rows == set()
     nobody = gen_user(security.PUBLIC)
     assert list(db.session.scalars(security.scoped_select(model, nobody))) == []
+
+
+def test_unknown_or_foreign_actions_are_404(app, login_as, two_cities):
+    client = _client(app, login_as, gen_regulator("330100"))
+    nb_plan = two_cities["nb"]["plan"].id
+    assert client.post("/trainingplanview/action_post",
+                       data={"action": "nope", "rowid": [nb_plan]}).status_code == 404
+    assert client.post(f"/trainingplanview/action/nope/{nb_plan}").status_code == 404

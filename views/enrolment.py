@@ -55,6 +55,9 @@ class EnrolmentView(BaseView):
             flash(str(error), "danger")
             return redirect(url_for(".plan", plan_id=plan_id))
         if report.ok:
+            kept = session.pop(ERRORS_KEY, None)
+            if kept:
+                storage().delete(kept["key"])  # the marked workbook has served its purpose
             flash(gettext("%(n)s trainees enrolled. Now upload their photos.", n=report.rows),
                   "success")
             return redirect(url_for(".plan", plan_id=plan_id))

@@ -75,9 +75,7 @@ class MyEnterpriseView(BaseView):
             files = {slot: (f.filename, f.read()) for slot in ("yyzz", "cns", "zzzs")
                      if (f := request.files.get(slot)) and f.filename}
             try:
-                if files and not approved:
-                    enterprises.replace_documents(enterprise.id, g.user, files)
-                saved = enterprises.update_profile(enterprise.id, g.user, change)
+                saved = enterprises.update_profile(enterprise.id, g.user, change, files)
             except DomainError as error:
                 flash(str(error), "danger")
             else:

@@ -10,6 +10,7 @@ from werkzeug.security import generate_password_hash
 
 from app import security
 from app.extensions import db
+from app.integrations.storage import storage
 from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, accounts, audit, clock, sms_codes
 from app.services import uploads as staged
 from app.services.codes import is_valid_uscc, normalize_uscc
@@ -224,12 +225,18 @@ class ProfileChange:
     established: Optional[dt.date] = None
 
 
-def update_profile(enterprise_id: int, user: Any, change: ProfileChange) -> Enterprise:
-    """Save the enterprise's own edits; a new region or province-owned flag means a new review."""
+def update_profile(enterprise_id: int, user: Any, change: ProfileChange,
+                   documents: Optional[dict[str, tuple[str, bytes]]] = None) -> Enterprise:
+    """Save the enterprise's own edits, and new document pictures, all at once or not at all.
+
+    A new region or province-owned flag, or a resubmitted rejection, means a new review.
+    """
     if user.enterprise_id != enterprise_id:
         raise NotFound()
     enterprise = db.session.get(Enterprise, enterprise_id, with_for_update=True)
+    approved = enterprise.review_state == ReviewState.APPROVED.value
     city(change.region_code)
+    cleaned = _clean_documents(documents or {}, approved)
     new_mobile = sms_codes.normalize_mobile(change.contact_mobile)
     if new_mobile != enterprise.contact_mobile:
         sms_codes.check_mobile(new_mobile)
@@ -238,7 +245,7 @@ def update_profile(enterprise_id: int, user: Any, change: ProfileChange) -> Ente
     enterprise.contact_person = change.contact_person.strip()
     enterprise.address = change.address.strip()
     enterprise.contact_mobile = new_mobile
-    if enterprise.review_state != ReviewState.APPROVED.value:
+    if not approved:
         for name in ("name", "enterprise_type", "legal_representative", "registered_capital",
                      "established"):
             value = getattr(change, name)
@@ -255,9 +262,29 @@ def update_profile(enterprise_id: int, user: Any, change: ProfileChange) -> Ente
         enterprise.reviewed_at = None
         enterprise.reviewing_authority_id = reviewing_authority(
             enterprise.region_code, enterprise.province_owned).id
-    audit.record("enterprise.update", enterprise, before=before,
-                 after=audit.changes(enterprise, list(PROFILE_FIELDS)))
-    db.session.commit()
+    files = storage()
+    new_keys = {slot: files.save(image.data, ".jpg") for slot, image in cleaned.items()}
+    old_keys = {slot: getattr(enterprise, DOCUMENT_COLUMNS[slot]) for slot in new_keys}
+    try:
+        for slot, key in new_keys.items():
+            setattr(enterprise, DOCUMENT_COLUMNS[slot], key)
+        if staged.LICENCE in new_keys:
+            enterprise.ocr_result = None  # read again once committed
+        audit.record("enterprise.update", enterprise, before={**before, **old_keys},
+                     after={**audit.changes(enterprise, list(PROFILE_FIELDS)), **new_keys})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        for key in new_keys.values():
+            files.delete(key)
+        raise
+    for key in old_keys.values():
+        if key:
+            files.delete(key)
+    if staged.LICENCE in new_keys:
+        from tasks.ocr import read_enterprise_licence
+
+        read_enterprise_licence(enterprise.id)
     return enterprise
 
 
@@ -265,50 +292,24 @@ DOCUMENT_COLUMNS = {"yyzz": "licence_file", "cns": "commitment_file",
                     "zzzs": "qualification_file"}
 
 
-def replace_documents(enterprise_id: int, user: Any, files: dict[str, tuple[str, bytes]]) -> None:
-    """New pictures for a registration not yet approved; all are checked before any is kept."""
+def _clean_documents(documents: dict[str, tuple[str, bytes]], approved: bool) -> dict:
+    """Every new picture checked and re-encoded before anything is written."""
     from flask_babel import gettext
 
-    from app.integrations.storage import storage
     from app.services.images import clean_jpeg
 
-    if user.enterprise_id != enterprise_id or not files:
-        raise NotFound()
-    enterprise = db.session.get(Enterprise, enterprise_id)
-    if enterprise.review_state == ReviewState.APPROVED.value:
+    if documents and approved:
         raise InvalidState(N_("Documents of an approved enterprise cannot be replaced."))
     cleaned = {}
-    for slot, (filename, data) in files.items():
+    for slot, (filename, data) in documents.items():
         staged.check_name(slot, filename)
         cleaned[slot] = clean_jpeg(data, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
                                    label=f"{gettext(staged.SLOTS[slot])} ({slot}.jpg)")
-    files_store = storage()
-    new_keys = {slot: files_store.save(image.data, ".jpg") for slot, image in cleaned.items()}
-    old_keys = {slot: getattr(enterprise, DOCUMENT_COLUMNS[slot]) for slot in new_keys}
-    try:
-        for slot, key in new_keys.items():
-            setattr(enterprise, DOCUMENT_COLUMNS[slot], key)
-        if staged.LICENCE in new_keys:
-            enterprise.ocr_result = None  # read again below
-        audit.record("enterprise.documents", enterprise, before=old_keys, after=new_keys)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        for key in new_keys.values():
-            files_store.delete(key)
-        raise
-    for key in old_keys.values():
-        if key:
-            files_store.delete(key)
-    if staged.LICENCE in new_keys:
-        from tasks.ocr import read_enterprise_licence
-
-        read_enterprise_licence(enterprise.id)
+    return cleaned
 
 
 def read_licence_of(enterprise_id: int) -> None:
     """OCR the enterprise's current licence picture; safe to run again."""
-    from app.integrations.storage import storage
     from app.services.licence import read_licence
 
     enterprise = db.session.get(Enterprise, enterprise_id)

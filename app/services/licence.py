@@ -1,4 +1,5 @@
 """Reading a business licence (营业执照): OCR text boxes -> the registration fields."""
+import datetime as dt
 import re
 from typing import Optional
 
@@ -53,9 +54,15 @@ def parse(text_lines: list[str]) -> dict[str, Optional[str]]:
                                             is_valid_uscc(found["uscc"]) else None)
     if found["established"]:
         match = _DATE.search(found["established"])
-        found["established"] = (f"{int(match[1]):04d}-{int(match[2]):02d}-{int(match[3]):02d}"
-                                if match else None)
+        found["established"] = _iso_date(match) if match else None
     return found
+
+
+def _iso_date(match) -> Optional[str]:
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+    except ValueError:  # OCR misread a digit: better no date than an impossible one
+        return None
 
 
 def read_licence(image_path: str) -> dict[str, Optional[str]]:

@@ -195,38 +195,49 @@ def check(data: bytes, plan: Optional[TrainingPlan] = None,
     workbook = open_workbook(data)
     report = Report()
     try:
-        rows = _rows(workbook)
-        header_row, columns = _find_header(rows, report)
-        if header_row is None:
-            return report
-        dictionaries = _Dictionaries()
-        seen: dict[str, int] = {}
-        for index, values in rows:
-            cells = {header: values[i] if i < len(values) else None
-                     for header, i in columns.items()}
-            if all(clean_text(v) == "" for v in cells.values()):
-                continue
-            report.rows += 1
-            if report.rows > MAX_ROWS:
-                raise RosterRefused(N_("The roster has more than %(n)s rows; please split it."),
-                                    n=MAX_ROWS)
-            trainee = _check_row(index, cells, today, dictionaries, report.errors)
-            if trainee is None:
-                continue
-            if trainee.id_number in seen:
-                report.errors.append(CellError(index, "身份证号码", trainee.id_number, gettext(
-                    "The same ID number is already on row %(row)s.", row=seen[trainee.id_number])))
-                continue
-            seen[trainee.id_number] = index
-            report.trainees.append(trainee)
+        _read(workbook, report, today)
+    except RosterRefused:
+        raise
+    except Exception:  # a cell or sheet openpyxl cannot read
+        raise RosterRefused(N_("The file is damaged or not an .xlsx workbook.")) from None
     finally:
         workbook.close()
+    if report.header_row is None:
+        return report  # the header errors say it all
     if report.rows == 0:
         report.errors.append(CellError(None, None, None, gettext(
             "The roster has no trainees: fill in rows below the header.")))
     if plan is not None:
         check_against_plan(plan, report)
     return report
+
+
+def _read(workbook, report: Report, today: dt.date) -> None:
+    """Header, then every data row, into the report."""
+    rows = _rows(workbook)
+    header_row, columns = _find_header(rows, report)
+    if header_row is None:
+        return
+    dictionaries = _Dictionaries()
+    seen: dict[str, int] = {}
+    for index, values in rows:
+        cells = {header: values[i] if i < len(values) else None
+                 for header, i in columns.items()}
+        if all(clean_text(v) == "" for v in cells.values()):
+            continue
+        report.rows += 1
+        if report.rows > MAX_ROWS:
+            raise RosterRefused(N_("The roster has more than %(n)s rows; please split it."),
+                                n=MAX_ROWS)
+        trainee = _check_row(index, cells, today, dictionaries, report.errors)
+        if trainee is None:
+            continue
+        if trainee.id_number in seen:
+            report.errors.append(CellError(index, "身份证号码", trainee.id_number, gettext(
+                "The same ID number is already on row %(row)s.", row=seen[trainee.id_number])))
+            continue
+        seen[trainee.id_number] = index
+        report.trainees.append(trainee)
 
 
 def _find_header(rows, report: Report) -> tuple[Optional[int], dict[str, int]]:

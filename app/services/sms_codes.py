@@ -7,7 +7,7 @@ import re
 import secrets
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.integrations import sms
@@ -91,8 +91,14 @@ def consume_code(phone: str, purpose: str, code: str) -> None:
     ).first()
     if row is None or row.used_at is not None or row.expires_at <= now or row.attempts >= MAX_ATTEMPTS:
         raise CodeInvalid()
+    live = (SmsCode.id == row.id, SmsCode.used_at.is_(None), SmsCode.attempts < MAX_ATTEMPTS)
     if not hmac.compare_digest(row.code_hash, _digest(phone, purpose, (code or "").strip())):
-        row.attempts += 1
+        # Counted in the database, so parallel guesses cannot share one count.
+        db.session.execute(update(SmsCode).where(*live).values(attempts=SmsCode.attempts + 1))
         db.session.commit()
         raise CodeInvalid()
-    row.used_at = now
+    # Claimed in the database: of two requests with the same code, only one gets it.
+    claimed = db.session.execute(update(SmsCode).where(*live).values(used_at=now))
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise CodeInvalid()
