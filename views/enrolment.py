@@ -3,7 +3,7 @@ from flask import abort, flash, g, redirect, request, send_file, session, url_fo
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 
-from app.integrations.storage import storage
+from app.integrations.storage import send_jpeg, storage
 from app.security import get_scoped
 from app.services import DomainError, enrolment, photos
 from app.services.roster import REQUIRED
@@ -166,8 +166,6 @@ class EnrolmentView(BaseView):
         return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
 
 
-
-
 class PhotoView(BaseView):
     """Trainee photos, for the enterprise, the plan's institution and the authorities in scope."""
 
@@ -182,7 +180,4 @@ class PhotoView(BaseView):
         trainee = get_scoped(Enrolment, enrolment_id)
         if kind not in photos.KINDS:
             abort(404)
-        key = photos.photo_key(trainee, kind, thumbnail=request.args.get("thumb") == "1")
-        if not key or not storage().exists(key):
-            abort(404)
-        return send_file(storage().open(key), mimetype="image/jpeg", max_age=0)
+        return send_jpeg(photos.photo_key(trainee, kind, thumbnail=request.args.get("thumb") == "1"))

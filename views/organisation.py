@@ -1,11 +1,11 @@
 """Enterprises and institutions as regulators, institutions and enterprises see them."""
-from flask import abort, send_file
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
-from app.integrations.storage import storage
+from app.integrations.storage import send_jpeg
 from app.security import ROW_SCOPE, get_scoped
+from app.services.enterprises import DOCUMENT_COLUMNS
 from models.organisation import Enterprise, Institution
 from views.base import JianpeiModelView
 
@@ -68,13 +68,6 @@ class InstitutionView(JianpeiModelView):
     search_columns = ["name", "region"]
 
 
-DOCUMENT_SLOTS = {
-    "yyzz": "licence_file",
-    "cns": "commitment_file",
-    "zzzs": "qualification_file",
-}
-
-
 class DocumentView(BaseView):
     """Serves an enterprise's documents to those whose scope includes it."""
 
@@ -87,7 +80,5 @@ class DocumentView(BaseView):
     @has_access
     def enterprise_document(self, pk: int, slot: str = "yyzz"):
         enterprise = get_scoped(Enterprise, pk)
-        key = getattr(enterprise, DOCUMENT_SLOTS.get(slot, ""), None)
-        if not key or not storage().exists(key):
-            abort(404)
-        return send_file(storage().open(key), mimetype="image/jpeg", download_name=f"{slot}.jpg")
+        key = getattr(enterprise, DOCUMENT_COLUMNS.get(slot, ""), None)
+        return send_jpeg(key, download_name=f"{slot}.jpg")

@@ -48,3 +48,13 @@ class LocalStorage:
 
 def storage() -> LocalStorage:
     return LocalStorage(current_app.config["UPLOAD_DIR"])
+
+
+def send_jpeg(key, download_name=None):
+    """A stored picture as the response, or 404 if there is none."""
+    from flask import abort, send_file
+
+    if not key or not storage().exists(key):
+        abort(404)
+    return send_file(storage().open(key), mimetype="image/jpeg", download_name=download_name,
+                     max_age=0)

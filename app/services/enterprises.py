@@ -343,6 +343,5 @@ def licence_reading(enterprise: Enterprise) -> Optional[dict]:
 
 
 def documents_of(enterprise: Enterprise) -> dict[str, Optional[str]]:
-    return {"yyzz": enterprise.licence_file, "cns": enterprise.commitment_file,
-            "zzzs": enterprise.qualification_file}
+    return {slot: getattr(enterprise, column) for slot, column in DOCUMENT_COLUMNS.items()}
 
