@@ -20,6 +20,9 @@ def load_config(app: Flask, test_config: Optional[Mapping[str, Any]] = None) -> 
     url = app.config.get("DATABASE_URL")
     if url:
         app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)
+    if app.config.get("REDIS_URL") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        # Several web workers must share one login counter.
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
     if test_config:
         app.config.update(test_config)
     app.config["CLOCK_OFFSET_SECONDS"] = int(app.config.get("CLOCK_OFFSET_SECONDS") or 0)
@@ -31,9 +34,6 @@ def load_config(app: Flask, test_config: Optional[Mapping[str, Any]] = None) -> 
     else:
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-    if app.config.get("REDIS_URL") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
-        # Several web workers must share one login counter.
-        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
     check_production(app.config)
 
 

@@ -48,6 +48,7 @@ def base_config(database_uri: str, tmp: Path) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",  # each test counts from zero, even beside Redis
         "UPLOAD_DIR": str(tmp / "uploads"),
         "SECRET_KEY": "test-secret",
         "SERVER_NAME": "localhost",

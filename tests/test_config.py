@@ -114,3 +114,9 @@ def test_public_forms_are_rate_limited(make_app):
         assert client.get("/register/").status_code == 200  # reading the page is not limited
         forgot = [client.post("/forgot-password/", data={}).status_code for _ in range(4)]
         assert forgot[-1] == 429
+
+
+def test_web_workers_share_login_counters_through_redis(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/5")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/5"
