@@ -56,6 +56,11 @@ def test_demo_world_has_the_promised_plans(app, runner):
     assert phases == sorted([PlanPhase.ENROLLING.value, PlanPhase.TRAINING_ENDED.value])
     states = sorted(e.review_state for e in db.session.scalars(select(Enterprise)))
     assert states == ["approved", "pending"]
+    from models.enrolment import Enrolment
+
+    trainees = db.session.scalars(select(Enrolment)).all()
+    assert len(trainees) == 3 and all(t.photos_complete for t in trainees)
+    assert {phase(t.plan).value for t in trainees} == {PlanPhase.ENROLLING.value}
 
 
 def test_production_never_gets_demo_data(app):

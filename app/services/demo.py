@@ -52,6 +52,7 @@ def seed() -> list[DemoAccount]:
     pending = _enterprise(PENDING_USCC, "杭州待审建筑劳务有限公司", ReviewState.PENDING, hangzhou)
     institution = _institution()
     _plans(institution)
+    _trainees(approved)
     db.session.commit()
 
     accounts = [
@@ -170,6 +171,54 @@ def _plans(institution: Institution) -> None:
             venue="杭州市余杭区实训基地二号楼", **common,
         ),
     ])
+
+
+DEMO_TRAINEES = (("陈建华", "330106198503152317"), ("刘丽", "330102199207081126"),
+                 ("王强", "330183198811230414"))
+
+
+def _trainees(enterprise: Enterprise) -> None:
+    """Three enrolled workers with both photos in the 报名中 plan, ready for an order."""
+    from app.services.codes import id_check_digit, id_gender
+    from app.services.photos import thumbnail
+    from models.enrolment import Enrolment, Person
+    from models.reference import Education, ProfessionalTitle
+
+    plan = db.session.scalars(select(TrainingPlan).where(TrainingPlan.venue.like("%一号楼"))).first()
+    if plan is None or db.session.scalars(
+            select(Enrolment).where(Enrolment.enterprise_id == enterprise.id)).first():
+        return
+    now = clock.now()
+    education = db.session.scalars(select(Education).where(Education.name == "初中")).one()
+    title = db.session.scalars(select(ProfessionalTitle).where(ProfessionalTitle.name == "无")).one()
+    files = storage()
+    for i, (name, number) in enumerate(DEMO_TRAINEES):
+        number = number[:17] + id_check_digit(number[:17])
+        person = db.session.scalars(select(Person).where(Person.id_number == number)).first()
+        if person is None:
+            person = Person(id_number=number, name=name,
+                            gender="男" if id_gender(number) == "male" else "女",
+                            birth_date=dt.date(int(number[6:10]), int(number[10:12]),
+                                               int(number[12:14])),
+                            mobile=f"1370000000{i}", education_id=education.id, title_id=title.id,
+                            updated_at=now)
+        photo = _portrait()
+
+        db.session.add(Enrolment(
+            person=person, plan_id=plan.id, enterprise_id=enterprise.id,
+            occupation_id=plan.occupation_id, level_id=plan.level_id, status="live",
+            photo_key=files.save(photo, ".jpg"), photo_thumb_key=files.save(thumbnail(photo), ".jpg"),
+            id_photo_key=files.save(_placeholder_jpeg("id", number), ".jpg"), created_at=now))
+
+
+def _portrait() -> bytes:
+    image = Image.new("RGB", (330, 440), (66, 133, 244))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((105, 70, 225, 200), fill=(240, 205, 180))
+    draw.rectangle((70, 230, 260, 440), fill=(40, 40, 60))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 def _account(role: str, username: str, who: str, password: str, **links) -> DemoAccount:

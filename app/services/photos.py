@@ -65,8 +65,9 @@ def check(kind: str, data: bytes) -> CleanImage:
     return image
 
 
-def _thumbnail(image: CleanImage) -> bytes:
-    with Image.open(io.BytesIO(image.data)) as picture:
+def thumbnail(data: bytes) -> bytes:
+    """The 120 × 160 picture shown in trainee lists."""
+    with Image.open(io.BytesIO(data)) as picture:
         picture.thumbnail(THUMB)
         out = io.BytesIO()
         picture.save(out, "JPEG", quality=80)
@@ -87,7 +88,7 @@ def _store(enrolment: Enrolment, kind: str, image: CleanImage, changes: _Changes
     if kind == PHOTO:
         changes.replaced += [k for k in (enrolment.photo_key, enrolment.photo_thumb_key) if k]
         enrolment.photo_key = files.save(image.data, ".jpg")
-        enrolment.photo_thumb_key = files.save(_thumbnail(image), ".jpg")
+        enrolment.photo_thumb_key = files.save(thumbnail(image.data), ".jpg")
         changes.written += [enrolment.photo_key, enrolment.photo_thumb_key]
     else:
         changes.replaced += [enrolment.id_photo_key] if enrolment.id_photo_key else []
