@@ -4,6 +4,7 @@ from typing import Any, Optional
 
 from flask_babel import lazy_gettext as _l
 
+from views.api import EnterpriseApi, TrainingPlanApi
 from views.audit import AuditLogView
 from views.auth import ForgotPasswordView
 from views.enrolment import EnrolmentView, PhotoView
@@ -58,6 +59,8 @@ ENTRIES = (
 CONSOLE_LINK = "Console"
 
 
+APIS = (TrainingPlanApi, EnterpriseApi)
+
 # Public pages that send SMS or create accounts: limited per client address.
 PUBLIC_FORMS = (RegisterView, ForgotPasswordView)
 
@@ -77,6 +80,8 @@ def register(appbuilder) -> None:
             category_label=label,
             category_icon=icon,
         )
+    for api in APIS:
+        appbuilder.add_api(api)
     limit = appbuilder.app.config["PUBLIC_FORM_RATE_LIMIT"]
     for view in appbuilder.baseviews:
         if isinstance(view, PUBLIC_FORMS):

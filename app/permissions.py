@@ -9,6 +9,7 @@ from app import security
 from app.menu import CONSOLE_LINK, ENTRIES
 
 LIST_SHOW = frozenset({"can_list", "can_show"})
+API_READ = frozenset({"can_get", "can_info"})
 DOWNLOAD = frozenset({"can_download"})
 
 # Everyone who signs in may see and change their own password.
@@ -18,6 +19,8 @@ OWN_ACCOUNT = {
 }
 
 REGULATOR = {
+    "TrainingPlanApi": API_READ,
+    "EnterpriseApi": API_READ,
     "EnterpriseReviewView": frozenset({"can_list", "can_show", "can_review"}),
     "EnterpriseView": LIST_SHOW,
     "InstitutionView": LIST_SHOW,
@@ -33,6 +36,8 @@ CITY_REGULATOR = {**REGULATOR, "TrainingPlanView": LIST_SHOW | {"can_review"}}
 MATRIX: dict[str, dict[str, frozenset]] = {
     security.ENTERPRISE: {
         "MyEnterpriseView": frozenset({"can_show", "can_edit"}),
+        "TrainingPlanApi": API_READ,
+        "EnterpriseApi": API_READ,
         "EnterpriseView": frozenset({"can_show"}),
         "OpenPlanView": LIST_SHOW,
         "EnrolmentView": frozenset({"can_list", "can_enrol"}),
@@ -44,6 +49,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     security.INSTITUTION: {
         "InstitutionView": LIST_SHOW,
         "TrainingPlanView": LIST_SHOW | {"can_add", "can_edit", "can_submit"},
+        "TrainingPlanApi": API_READ,
         "PhotoView": DOWNLOAD,
         **OWN_ACCOUNT,
     },

@@ -5,7 +5,7 @@ and APIs, scoped_select()/get_scoped() for custom views, services and downloads.
 """
 from typing import Any, Optional, TypeVar
 
-from flask import abort, current_app, request
+from flask import abort, current_app, g, request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
@@ -126,9 +126,17 @@ def _path(model: type, path: Any, value: Optional[Any], user: Any) -> ColumnElem
     return getattr(model, path) == value
 
 
+def acting_user() -> Any:
+    """The signed-in user: Flask-Login's, or the API token's (FAB puts that on g.user)."""
+    user = getattr(g, "user", None)
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user
+    return current_user
+
+
 def scoped_select(model: type[M], user: Any = None) -> Select:
     """select(model) limited to the current user's rows."""
-    user = current_user if user is None else user
+    user = acting_user() if user is None else user
     return select(model).where(scope_clause(model, user))
 
 
@@ -149,7 +157,7 @@ class RowScopeFilter(BaseFilter):
     arg_name = "rowscope"
 
     def apply(self, query, value):  # noqa: ARG002
-        return query.filter(scope_clause(self.model, current_user))
+        return query.filter(scope_clause(self.model, acting_user()))
 
 
 def _no_value() -> None:

@@ -7,10 +7,9 @@ from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from markupsafe import Markup
 
-from app.security import ROW_SCOPE, get_scoped
+from app.security import ROW_SCOPE, acting_user, get_scoped
 from app.services import DomainError, plans, roster_template
 from models.reference import PROVINCE_CODE
 from models.training import TrainingPlan
@@ -128,7 +127,7 @@ class OpenForEnrolmentFilter(BaseFilter):
     arg_name = "open"
 
     def apply(self, query, value):  # noqa: ARG002
-        return query.filter(plans.may_enrol(current_user))
+        return query.filter(plans.may_enrol(acting_user()))
 
 
 def _no_value():
