@@ -50,7 +50,7 @@ def base_config(database_uri: str, tmp: Path) -> dict:
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",  # each test counts from zero, even beside Redis
         "UPLOAD_DIR": str(tmp / "uploads"),
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": "test-secret-" + "x" * 32,
         "SERVER_NAME": "localhost",
     }
 
