@@ -6,8 +6,16 @@ from flask_babel import gettext
 from app.integrations.storage import send_jpeg, storage
 from app.security import get_scoped
 from app.services import DomainError, enrolment, photos
-from app.services.roster import REQUIRED
+from app.services.dictionaries import active_values
+from app.services.roster import DICTIONARY_COLUMNS, REQUIRED
 from models.enrolment import Enrolment
+
+
+def choices() -> dict[str, list[str]]:
+    """Options for the dictionary fields of the one-trainee forms."""
+    return {header: [item.name for item in active_values(model)]
+            for header, model in DICTIONARY_COLUMNS.items() if header in ("文化程度", "职称")}
+
 
 ERRORS_KEY = "roster_errors"
 
@@ -39,6 +47,7 @@ class EnrolmentView(BaseView):
         return self.render_template(
             "enrolment/plan.html", plan=plan, trainees=trainees, report=report,
             form_errors=form_errors or [], headers=REQUIRED, batch=batch, kinds=photos.KINDS,
+            choices=choices(),
             error_workbook=session.get(ERRORS_KEY, {}).get("plan") == plan.id and report)
 
     @expose("/<int:plan_id>/roster", methods=["POST"])
@@ -151,7 +160,7 @@ class EnrolmentView(BaseView):
                     flash(gettext("Saved."), "success")
                     return redirect(url_for(".plan", plan_id=trainee.plan_id))
         return self.render_template("enrolment/edit.html", trainee=trainee, errors=errors,
-                                    editable=enrolment.EDITABLE)
+                                    editable=enrolment.EDITABLE, choices=choices())
 
     @expose("/remove/<int:enrolment_id>", methods=["POST"])
     @has_access
