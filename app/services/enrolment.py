@@ -46,22 +46,24 @@ def import_roster(plan_id: int, user: Any, data: bytes, filename: str) -> roster
     if not report.ok:
         return report
     now = clock.now()
-    batch = ImportBatch(plan_id=plan.id, enterprise_id=user.enterprise_id, filename=filename[:255],
-                        rows=len(report.trainees), created_by=user.id, created_at=now)
-    db.session.add(batch)
-    db.session.flush()
-    person_ids = _save_people(report.trainees, now)
-    _bulk_insert(Enrolment.__table__, [
-        dict(person_id=person_ids[t.id_number], plan_id=plan.id, enterprise_id=user.enterprise_id,
-             batch_id=batch.id, occupation_id=t.occupation_id, level_id=t.level_id,
-             status="live", created_at=now)
-        for t in report.trainees])
-    audit.record("roster.import", batch, after={"plan": plan.id, "rows": batch.rows,
-                                                "file": batch.filename},
-                 region_code=plan.region_code)
     try:
+        batch = ImportBatch(plan_id=plan.id, enterprise_id=user.enterprise_id,
+                            filename=filename[:255], rows=len(report.trainees),
+                            created_by=user.id, created_at=now)
+        db.session.add(batch)
+        db.session.flush()
+        person_ids = _save_people(report.trainees, now)
+        _bulk_insert(Enrolment.__table__, [
+            dict(person_id=person_ids[t.id_number], plan_id=plan.id,
+                 enterprise_id=user.enterprise_id, batch_id=batch.id,
+                 occupation_id=t.occupation_id, level_id=t.level_id, status="live",
+                 created_at=now)
+            for t in report.trainees])
+        audit.record("roster.import", batch, after={"plan": plan.id, "rows": batch.rows,
+                                                    "file": batch.filename},
+                     region_code=plan.region_code)
         db.session.commit()
-    except IntegrityError:  # another upload enrolled one of them a moment ago
+    except IntegrityError:  # another upload enrolled one of them (or added the person) meanwhile
         db.session.rollback()
         raise EnrolmentRefused(N_("Someone in this roster was enrolled in the plan meanwhile; "
                                   "please check the roster again.")) from None
@@ -108,12 +110,18 @@ def _bulk_insert(table, rows: list[dict]) -> None:
     if db.session.get_bind().dialect.name != "postgresql":
         db.session.execute(insert(table), rows)
         return
+    import psycopg
+
     columns = list(rows[0])
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     connection = db.session.connection().connection.driver_connection  # psycopg 3
-    with connection.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
+    try:
+        with connection.cursor() as cursor:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+    except psycopg.IntegrityError as error:  # seen by callers like any other IntegrityError
+        raise IntegrityError(statement, None, error) from error
 
 
 def _people_for(id_numbers: list[str]) -> dict[str, Person]:
