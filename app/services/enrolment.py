@@ -124,31 +124,6 @@ def _bulk_insert(table, rows: list[dict]) -> None:
         raise IntegrityError(statement, None, error) from error
 
 
-def _people_for(id_numbers: list[str]) -> dict[str, Person]:
-    people: dict[str, Person] = {}
-    for start in range(0, len(id_numbers), 500):
-        chunk = id_numbers[start:start + 500]
-        for person in db.session.scalars(select(Person).where(Person.id_number.in_(chunk))):
-            people[person.id_number] = person
-    return people
-
-
-def _upsert_person(people: dict[str, Person], trainee, now) -> Person:
-    person = people.get(trainee.id_number)
-    if person is None:
-        person = Person(id_number=trainee.id_number)
-        db.session.add(person)
-        people[trainee.id_number] = person
-    person.name = trainee.name
-    person.gender = trainee.gender
-    person.birth_date = id_birth_date(trainee.id_number)
-    person.mobile = trainee.mobile
-    person.education_id = trainee.education_id
-    person.title_id = trainee.title_id
-    person.updated_at = now
-    return person
-
-
 def add_trainee(plan_id: int, user: Any, values: dict[str, str]) -> list[roster_rules.CellError]:
     """One trainee by the form, under the same rules as a roster row; [] when enrolled."""
     plan = enrolling_plan(plan_id, user)
@@ -161,8 +136,8 @@ def add_trainee(plan_id: int, user: Any, values: dict[str, str]) -> list[roster_
     if report.errors:
         return report.errors
     now = clock.now()
-    person = _upsert_person(_people_for([trainee.id_number]), trainee, now)
-    enrolment = Enrolment(person=person, plan_id=plan.id, enterprise_id=user.enterprise_id,
+    person_id = _save_people([trainee], now)[trainee.id_number]
+    enrolment = Enrolment(person_id=person_id, plan_id=plan.id, enterprise_id=user.enterprise_id,
                           occupation_id=trainee.occupation_id, level_id=trainee.level_id,
                           status="live", created_at=now)
     db.session.add(enrolment)
