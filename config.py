@@ -89,6 +89,19 @@ DOCUMENT_MAX_BYTES = 2 * 1024 * 1024
 STAGED_UPLOAD_LIFETIME_MINUTES = 60
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
+# Orders and payment. An order holds its seats this long; Alipay is told the same deadline.
+ORDER_LIFETIME_MINUTES = 60
+# "simulator": the built-in gateway at /alipay-sim (embedded default; refused in production),
+# "sandbox" or "production": Alipay's gateways. Keys are PEM strings (PKCS#8 or PKCS#1);
+# for the simulator both key pairs are generated once into instance/alipay-simulator/.
+ALIPAY_GATEWAY = "simulator"
+ALIPAY_APP_ID = "2021000100000001"
+ALIPAY_APP_PRIVATE_KEY = None
+ALIPAY_PUBLIC_KEY = None
+ALIPAY_SIMULATOR_PRIVATE_KEY = None
+# The address Alipay and browsers reach us at (notify_url, return_url); default http://HOST:PORT.
+PUBLIC_BASE_URL = None
+
 # Chinese PDFs embed this TrueType font (Debian: fonts-wqy-microhei; `make` installs it).
 CJK_FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
@@ -104,9 +117,11 @@ ENV_KEYS = (
     "UPLOAD_DIR",
     "CLOCK_OFFSET_SECONDS",
     "PORT",
+    "ALIPAY_GATEWAY",
     "ALIPAY_APP_ID",
     "ALIPAY_APP_PRIVATE_KEY",
     "ALIPAY_PUBLIC_KEY",
+    "PUBLIC_BASE_URL",
     "SMS_API_KEY",
     "MINISTRY_API_TOKEN",
 )

@@ -1,5 +1,7 @@
 """`flask --app run ...` commands. Each calls the same services as the web views."""
+import datetime as dt
 import json
+import re
 import sys
 
 import click
@@ -16,6 +18,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(tasks_cli)
     app.cli.add_command(ocr_cli)
     app.cli.add_command(roster_cli)
+    app.cli.add_command(invoices_cli)
 
 
 @click.command("setup")
@@ -109,3 +112,27 @@ def roster_check_command(file: str, plan_id: int | None) -> None:
                                                                       str(refused)).as_dict()]}
     click.echo(json.dumps(report, ensure_ascii=False))
     sys.exit(0 if report["ok"] else 1)
+
+
+invoices_cli = AppGroup("invoices", help="E-invoices (电子发票) of paid orders.")
+
+
+def _iso_date(_ctx, _param, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"“{value}”不是有效日期，请按 YYYY-MM-DD 填写，例如 2026-12-01。") from None
+
+
+@invoices_cli.command("issue")
+@click.option("--date", "day", callback=_iso_date, metavar="YYYY-MM-DD",
+              help="Issue date (default today): orders paid before it are invoiced.")
+def invoices_issue_command(day: dt.date | None) -> None:
+    """Invoice every paid order that has none, as the nightly task does: JSON report on stdout."""
+    from app.services import invoices
+
+    click.echo(json.dumps(invoices.issue_invoices(day), ensure_ascii=False))

@@ -54,3 +54,8 @@ def check_production(config: Mapping[str, Any]) -> None:
         raise ConfigError("SECRET_KEY must be at least 32 characters in production")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("production needs DATABASE_URL (PostgreSQL)")
+    if config.get("ALIPAY_GATEWAY") not in ("sandbox", "production"):
+        raise ConfigError("production needs ALIPAY_GATEWAY=sandbox or production (not the simulator)")
+    for key in ("ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY", "PUBLIC_BASE_URL"):
+        if not config.get(key):
+            raise ConfigError(f"production needs {key}")

@@ -11,6 +11,7 @@ from app.extensions import db
 from app.services import DomainError, audit, dictionaries
 from models.accounts import SmsMessage
 from models.audit import AuditLog
+from models.orders import PaymentNotice
 from models.organisation import Institution
 from models.reference import (
     Authority,
@@ -159,6 +160,27 @@ class SmsOutboxConsoleView(ReadOnlyConsoleView):
     }
 
 
+class PaymentNoticeConsoleView(ReadOnlyConsoleView):
+    """Every payment notification as received; rejected ones are the payment alerts."""
+
+    column_default_sort = ("received_at", True)
+    column_list = ("received_at", "out_trade_no", "outcome", "reason", "remote_addr")
+    column_searchable_list = ("out_trade_no",)
+    column_filters = ("outcome", "received_at")
+    column_details_list = ("received_at", "out_trade_no", "order_id", "outcome", "reason",
+                           "remote_addr", "raw")
+    can_view_details = True
+    column_labels = {
+        "received_at": _l("Time"),
+        "out_trade_no": _l("Order number"),
+        "order_id": _l("Order ID"),
+        "outcome": _l("Outcome"),
+        "reason": _l("Reason"),
+        "remote_addr": _l("IP address"),
+        "raw": _l("Notification as received"),
+    }
+
+
 DICTIONARY_VIEWS = (
     (Occupation, "console_occupation", _l("Occupations (trades)")),
     (OccupationLevel, "console_occupation_level", _l("Occupation levels")),
@@ -189,6 +211,9 @@ def init_console(app) -> Admin:
                                              endpoint="console_training_plan"))
     console.add_view(AuditLogConsoleView(AuditLog, db.session, name=_l("Audit log"),
                                          endpoint="console_audit_log"))
+    console.add_view(PaymentNoticeConsoleView(PaymentNotice, db.session,
+                                              name=_l("Payment notifications"),
+                                              endpoint="console_payment_notice"))
     console.add_view(SmsOutboxConsoleView(SmsMessage, db.session, name=_l("SMS outbox"),
                                           endpoint="console_sms_outbox"))
     return console

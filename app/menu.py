@@ -9,6 +9,7 @@ from views.audit import AuditLogView
 from views.auth import ForgotPasswordView
 from views.enrolment import EnrolmentView, PhotoView
 from views.my_enterprise import MyEnterpriseView
+from views.orders import OrderView, payments
 from views.organisation import DocumentView, EnterpriseView, InstitutionView
 from views.registration import RegisterView
 from views.review import EnterpriseReviewView
@@ -44,6 +45,7 @@ ENTRIES = (
     Entry(MyEnterpriseView, "EnterpriseInfo", _l("Enterprise information"), MY_ENTERPRISE,
           "fa-id-card"),
     Entry(OpenPlanView, "OpenPlans", _l("Plans open for enrolment"), ENROLMENT, "fa-list"),
+    Entry(OrderView, "Orders", _l("Orders"), ENROLMENT, "fa-credit-card"),
     Entry(EnterpriseReviewView, "EnterpriseReview", _l("Enterprise review"), REVIEW, "fa-gavel"),
     Entry(EnterpriseView, "Enterprises", _l("Enterprises"), ORGANISATIONS, "fa-industry"),
     Entry(InstitutionView, "Institutions", _l("Training institutions"), ORGANISATIONS, "fa-university"),
@@ -82,6 +84,7 @@ def register(appbuilder) -> None:
         )
     for api in APIS:
         appbuilder.add_api(api)
+    appbuilder.app.register_blueprint(payments)  # Alipay's notifications: no login, no CSRF
     limit = appbuilder.app.config["PUBLIC_FORM_RATE_LIMIT"]
     for view in appbuilder.baseviews:
         if isinstance(view, PUBLIC_FORMS):

@@ -28,6 +28,7 @@ REGULATOR = {
     "AuditLogView": LIST_SHOW,
     "DocumentView": DOWNLOAD,
     "PhotoView": DOWNLOAD,
+    "OrderView": LIST_SHOW | {"can_invoice"},
     **OWN_ACCOUNT,
 }
 # Plans are reviewed by the city authority of their region; the province oversees.
@@ -41,6 +42,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "EnterpriseView": frozenset({"can_show"}),
         "OpenPlanView": LIST_SHOW,
         "EnrolmentView": frozenset({"can_list", "can_enrol"}),
+        "OrderView": LIST_SHOW | {"can_order", "can_invoice"},
         "PhotoView": DOWNLOAD,
         "TrainingPlanView": frozenset({"can_show"}),
         "DocumentView": DOWNLOAD,
@@ -51,6 +53,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "TrainingPlanView": LIST_SHOW | {"can_add", "can_edit", "can_submit"},
         "TrainingPlanApi": API_READ,
         "PhotoView": DOWNLOAD,
+        "OrderView": LIST_SHOW | {"can_invoice"},
         **OWN_ACCOUNT,
     },
     security.CITY_REGULATOR: CITY_REGULATOR,

@@ -4,6 +4,7 @@ from flask_appbuilder import Model  # noqa: F401
 from models.accounts import SmsCode, SmsMessage, StagedUpload  # noqa: F401
 from models.audit import AuditLog  # noqa: F401
 from models.enrolment import Enrolment, ImportBatch, Person  # noqa: F401
+from models.orders import Invoice, Order, OrderItem, PaymentNotice, SimulatedTrade  # noqa: F401
 from models.organisation import Enterprise, Institution  # noqa: F401
 from models.reference import (  # noqa: F401
     DICTIONARIES,

@@ -76,6 +76,9 @@ class Enrolment(Model):
     photo_key: Mapped[Optional[str]] = mapped_column(String(64))
     photo_thumb_key: Mapped[Optional[str]] = mapped_column(String(64))
     id_photo_key: Mapped[Optional[str]] = mapped_column(String(64))
+    # The pending or paid order holding this trainee's seat; cleared when that order lapses.
+    order_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("orders.id", name="fk_enrolment_order_id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
     person: Mapped[Person] = relationship()

@@ -77,3 +77,35 @@ class AuthorityLevel(LabelledEnum):
     @classmethod
     def labels(cls) -> dict:
         return {cls.PROVINCE: _l("Province"), cls.CITY: _l("City")}
+
+
+class OrderState(LabelledEnum):
+    """An order's payment (订单状态). A pending order past its expiry reads as expired."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {
+            cls.PENDING: _l("Awaiting payment"),
+            cls.PAID: _l("Paid"),
+            cls.EXPIRED: _l("Expired"),
+            cls.CLOSED: _l("Closed"),
+        }
+
+
+class RefundState(LabelledEnum):
+    """A payment that arrived for an order that could no longer take it."""
+
+    PENDING = "pending"
+    REFUNDED = "refunded"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {
+            cls.PENDING: _l("To be refunded"),
+            cls.REFUNDED: _l("Refunded"),
+        }

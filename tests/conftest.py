@@ -52,6 +52,9 @@ def base_config(database_uri: str, tmp: Path) -> dict:
         "UPLOAD_DIR": str(tmp / "uploads"),
         "SECRET_KEY": "test-secret-" + "x" * 32,
         "SERVER_NAME": "localhost",
+        # The gateway simulator and our notify endpoint talk in-process (no server runs).
+        "PUBLIC_BASE_URL": "http://localhost",
+        "ALIPAY_LOOPBACK": True,
     }
 
 

@@ -31,11 +31,35 @@ def test_production_refuses_sqlite(monkeypatch):
         create_app()
 
 
-def test_production_starts_with_proper_secrets(monkeypatch):
+def _production_env(monkeypatch):
+    from Cryptodome.PublicKey import RSA
+
     monkeypatch.setenv("JIANPEI_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", STRONG)
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@127.0.0.1/db")
+    monkeypatch.setenv("ALIPAY_GATEWAY", "sandbox")
+    monkeypatch.setenv("ALIPAY_APP_ID", "2021000122600001")
+    monkeypatch.setenv("ALIPAY_APP_PRIVATE_KEY", RSA.generate(1024).export_key(pkcs=8).decode())
+    monkeypatch.setenv("ALIPAY_PUBLIC_KEY", RSA.generate(1024).publickey().export_key().decode())
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://jianpei.example.cn")
+
+
+def test_production_refuses_the_payment_simulator_and_missing_keys(monkeypatch):
+    _production_env(monkeypatch)
+    monkeypatch.setenv("ALIPAY_GATEWAY", "simulator")
+    with pytest.raises(ConfigError, match="simulator"):
+        create_app()
+    _production_env(monkeypatch)
+    monkeypatch.delenv("ALIPAY_PUBLIC_KEY")
+    with pytest.raises(ConfigError, match="ALIPAY_PUBLIC_KEY"):
+        create_app()
+
+
+def test_production_starts_with_proper_secrets(monkeypatch):
+    _production_env(monkeypatch)
     app = create_app()
+    assert "alipay_sim" not in app.blueprints  # the simulator is not even mounted
+    assert app.url_map.bind("x").test("/pay/notify", method="POST")
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@127.0.0.1/db"
     assert app.config["SECRET_KEY"] == STRONG
 

@@ -44,8 +44,11 @@ class EnrolmentView(BaseView):
         if plan is None:
             return redirect(url_for("OpenPlanView.list"))
         trainees = enrolment.live_enrolments(plan.id, g.user.enterprise_id)
+        unordered = [t for t in trainees if t.order_id is None]
         return self.render_template(
             "enrolment/plan.html", plan=plan, trainees=trainees, report=report,
+            unordered=unordered, unordered_amount=plan.fee * len(unordered),
+            without_photos=[t for t in unordered if not t.photos_complete],
             form_errors=form_errors or [], headers=REQUIRED, batch=batch, kinds=photos.KINDS,
             choices=choices(),
             error_workbook=session.get(ERRORS_KEY, {}).get("plan") == plan.id and report)

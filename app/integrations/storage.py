@@ -25,6 +25,23 @@ class LocalStorage:
         os.replace(tmp, path)
         return key
 
+    def save_as(self, key: str, data: bytes) -> str:
+        """Write data under a key we chose (e.g. from an invoice number), replacing any file there.
+
+        Atomic: readers see the old file or the new one. The .part name is unique so that two
+        writers of the same key never share a half-written file.
+        """
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(8)}.part")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return key
+
     def open(self, key: str):
         return self._path(key).open("rb")
 

@@ -187,7 +187,15 @@ def remove_trainee(enrolment_id: int, user: Any) -> None:
     """Take a trainee off the plan (kept as removed); only before an order holds the seat."""
     enrolment = own_live_enrolment(enrolment_id, user)
     enrolling_plan(enrolment.plan_id, user)
-    enrolment.status = "removed"
+    # Conditional, so an order being made at this moment either has the trainee or not.
+    removed = db.session.execute(
+        update(Enrolment).where(Enrolment.id == enrolment.id, Enrolment.status == "live",
+                                Enrolment.order_id.is_(None))
+        .values(status="removed").execution_options(synchronize_session=False)).rowcount
+    if not removed:
+        db.session.rollback()
+        raise EnrolmentRefused(N_("This trainee is in an order and holds a seat; cancel the "
+                                  "unpaid order first. Paid trainees cannot be removed here."))
     audit.record("enrolment.remove", enrolment, region_code=enrolment.plan.region_code)
     db.session.commit()
 

@@ -1,0 +1,415 @@
+"""Orders (订单): seats held for an hour, paid once through Alipay, released exactly once.
+
+Every change of seats or order state is a conditional UPDATE, so the database decides
+races: `seats_reserved + seats_paid <= quota` holds under any concurrency (and is a CHECK
+constraint besides), an order moves out of 待支付 once, and a replayed notification finds
+nothing left to change.
+"""
+import datetime as dt
+import json
+import logging
+import secrets
+from decimal import Decimal, InvalidOperation
+from typing import Any, Optional
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.integrations import alipay
+from app.services import N_, DomainError, InvalidState, NotFound, audit, clock
+from app.services.codes import mask_id_number
+from app.services.enrolment import enrolling_plan
+from models.enrolment import Enrolment
+from models.orders import Order, OrderItem, PaymentNotice
+from models.states import OrderState, RefundState
+from models.training import TrainingPlan
+
+log = logging.getLogger(__name__)
+
+PENDING, PAID = OrderState.PENDING.value, OrderState.PAID.value
+EXPIRED, CLOSED = OrderState.EXPIRED.value, OrderState.CLOSED.value
+
+
+class OrderRefused(DomainError):
+    message = N_("The order was not created.")
+
+
+class PhotosMissing(OrderRefused):
+    message = N_("Every trainee needs a 1-inch photo and an ID card photo before the order.")
+
+    def __init__(self, missing: list[tuple[str, str, list[str]]]):
+        super().__init__()
+        self.missing = missing  # (name, masked ID number, [what is missing])
+
+
+class SeatsShort(OrderRefused):
+    message = N_("Only %(left)s seats are left in this plan, fewer than your %(n)s trainees; "
+                 "nothing was reserved. Remove trainees or choose another plan.")
+
+
+def _unlocked(statement):
+    """An UPDATE that leaves the session's objects alone (we expire them ourselves)."""
+    return db.session.execute(statement.execution_options(synchronize_session=False))
+
+
+# Creating ---------------------------------------------------------------------------------
+
+def orderable(plan_id: int, enterprise_id: int) -> list[Enrolment]:
+    """The enterprise's trainees in the plan that no order holds yet."""
+    return list(db.session.scalars(
+        select(Enrolment).where(Enrolment.plan_id == plan_id,
+                                Enrolment.enterprise_id == enterprise_id,
+                                Enrolment.status == "live", Enrolment.order_id.is_(None))
+        .order_by(Enrolment.id)))
+
+
+def create_order(plan_id: int, user: Any) -> Order:
+    """One order for every trainee of the user's enterprise in the plan not yet in an order."""
+    plan = enrolling_plan(plan_id, user)
+    expire_due(plan_id=plan.id)  # an unpaid order past its hour must not hold seats now
+    trainees = orderable(plan.id, user.enterprise_id)
+    if not trainees:
+        raise OrderRefused(N_("Every trainee enrolled here is already in an order."))
+    missing = [(t.person.name, mask_id_number(t.person.id_number), _missing_photos(t))
+               for t in trainees if not t.photos_complete]
+    if missing:
+        raise PhotosMissing(missing)
+    n, now = len(trainees), clock.now()
+    fee = plan.fee
+    try:
+        if not reserve_seats(plan.id, n):
+            db.session.rollback()
+            db.session.refresh(plan)
+            raise SeatsShort(left=max(plan.seats_left, 0), n=n)
+        order = Order(out_trade_no=_out_trade_no(now), enterprise_id=user.enterprise_id,
+                      plan_id=plan.id, trainees=n, fee=fee, amount=fee * n, state=PENDING,
+                      created_at=now, created_by=user.id,
+                      expires_at=now + dt.timedelta(minutes=_lifetime()))
+        db.session.add(order)
+        db.session.flush()
+        ids = [t.id for t in trainees]
+        claimed = _unlocked(update(Enrolment).where(
+            Enrolment.id.in_(ids), Enrolment.order_id.is_(None), Enrolment.status == "live")
+            .values(order_id=order.id)).rowcount
+        if claimed != n:  # a trainee was removed or ordered by a parallel request
+            db.session.rollback()
+            raise OrderRefused(N_("The trainees changed while the order was being made; "
+                                  "please look at the list and try again."))
+        db.session.execute(insert(OrderItem), [{"order_id": order.id, "enrolment_id": i}
+                                               for i in ids])
+        audit.record("order.create", order, after={
+            "out_trade_no": order.out_trade_no, "plan": plan.id, "trainees": n,
+            "amount": str(order.amount)}, region_code=plan.region_code)
+        db.session.commit()
+    except IntegrityError:  # the CHECK on seats, or an out_trade_no collision
+        db.session.rollback()
+        raise OrderRefused(N_("The seats were taken meanwhile; please try again.")) from None
+    db.session.expire_all()
+    return order
+
+
+def reserve_seats(plan_id: int, n: int) -> bool:
+    """Hold n seats if that many are left: one conditional UPDATE, atomic on every database.
+
+    (Reading seats_left and then writing a new count would let two requests both see the
+    last seats; tests/integration/test_order_concurrency.py shows that such code oversells.)
+    """
+    return _unlocked(
+        update(TrainingPlan)
+        .where(TrainingPlan.id == plan_id,
+               TrainingPlan.quota - TrainingPlan.seats_reserved - TrainingPlan.seats_paid >= n)
+        .values(seats_reserved=TrainingPlan.seats_reserved + n)).rowcount == 1
+
+
+def _missing_photos(trainee: Enrolment) -> list[str]:
+    from flask_babel import gettext
+
+    missing = []
+    if not trainee.photo_key:
+        missing.append(gettext("1-inch photo"))
+    if not trainee.id_photo_key:
+        missing.append(gettext("ID card photo"))
+    return missing
+
+
+def _out_trade_no(now: dt.datetime) -> str:
+    return f"JP{now:%Y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
+
+
+def _lifetime() -> int:
+    return int(current_app.config["ORDER_LIFETIME_MINUTES"])
+
+
+# Reading ----------------------------------------------------------------------------------
+
+def shown_state(order: Order, at: Optional[dt.datetime] = None) -> OrderState:
+    """The state users see: an unpaid order past its hour is expired, task or not."""
+    if order.state == PENDING and (at or clock.now()) >= order.expires_at:
+        return OrderState.EXPIRED
+    return OrderState(order.state)
+
+
+def seconds_left(order: Order) -> int:
+    if shown_state(order) != OrderState.PENDING:
+        return 0
+    return int((order.expires_at - clock.now()).total_seconds())
+
+
+def own_order(order_id: int, user: Any) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None or order.enterprise_id != user.enterprise_id:
+        raise NotFound()
+    return order
+
+
+def subject(order: Order) -> str:
+    plan = order.plan
+    return f"{plan.institution.name} {plan.occupation.name}·{plan.level.name} 培训费（{order.trainees}人）"
+
+
+def payment_url(order_id: int, user: Any, return_url: str) -> str:
+    """The gateway's cashier for an unpaid order of the user's enterprise."""
+    order = own_order(order_id, user)
+    if shown_state(order) != OrderState.PENDING:
+        raise InvalidState(N_("This order can no longer be paid: it is %(state)s."),
+                           state=shown_state(order).label)
+    return alipay.page_pay_url(order.out_trade_no, order.amount, subject(order),
+                               order.expires_at, return_url)
+
+
+# Ending unpaid orders ---------------------------------------------------------------------
+
+def cancel_order(order_id: int, user: Any) -> Order:
+    order = own_order(order_id, user)
+    if not _lapse(order.id, CLOSED, "order.cancel"):
+        db.session.refresh(order)
+        raise InvalidState(N_("Only an unpaid order can be cancelled; this one is %(state)s."),
+                           state=shown_state(order).label)
+    _close_at_gateway(order.id)
+    return db.session.get(Order, order.id)
+
+
+def expire_due(at: Optional[dt.datetime] = None, plan_id: Optional[int] = None) -> int:
+    """Expire unpaid orders past their hour; each releases its seats exactly once."""
+    at = at or clock.now()
+    query = select(Order.id).where(Order.state == PENDING, Order.expires_at <= at)
+    if plan_id is not None:
+        query = query.where(Order.plan_id == plan_id)
+    expired = [order_id for order_id in db.session.scalars(query).all()
+               if _lapse(order_id, EXPIRED, "order.expire")]
+    for order_id in expired:
+        _close_at_gateway(order_id)
+    return len(expired)
+
+
+def _lapse(order_id: int, state: str, action: str) -> bool:
+    """Move a pending order to expired/closed and give back its seats and trainees, once."""
+    db.session.rollback()  # start clean: the conditional UPDATE below is the lock
+    moved = _unlocked(update(Order).where(Order.id == order_id, Order.state == PENDING)
+                      .values(state=state, closed_at=clock.now())).rowcount
+    if moved != 1:
+        db.session.rollback()
+        return False
+    order = db.session.get(Order, order_id, populate_existing=True)
+    _unlocked(update(TrainingPlan).where(TrainingPlan.id == order.plan_id)
+              .values(seats_reserved=TrainingPlan.seats_reserved - order.trainees))
+    _unlocked(update(Enrolment).where(Enrolment.order_id == order.id).values(order_id=None))
+    audit.record(action, order, after={"out_trade_no": order.out_trade_no, "state": state,
+                                       "seats_released": order.trainees},
+                 region_code=order.plan.region_code)
+    db.session.commit()
+    db.session.expire_all()
+    return True
+
+
+def _close_at_gateway(order_id: int) -> None:
+    """Close the trade at Alipay; if it turns out paid meanwhile, take that payment."""
+    order = db.session.get(Order, order_id)
+    try:
+        alipay.close(order.out_trade_no)
+        return
+    except alipay.GatewayError as error:
+        log.warning("trade.close for %s failed: %s", order.out_trade_no, error)
+    try:
+        refresh_from_gateway(order.id)
+    except alipay.GatewayError as error:
+        log.warning("trade.query for %s failed: %s", order.out_trade_no, error)
+
+
+# Payment ----------------------------------------------------------------------------------
+
+def receive_notification(fields: dict, remote_addr: Optional[str] = None) -> str:
+    """Handle Alipay's asynchronous notification; the reply is "success" once it is settled."""
+    raw = json.dumps(fields, ensure_ascii=False, sort_keys=True)
+    order, problem = _check_notification(fields)
+    if problem:
+        _reject(fields.get("out_trade_no"), order, raw, problem, remote_addr)
+        return "failure"
+    if fields.get("trade_status") not in alipay.PAID_STATUSES:
+        _note(order, fields.get("out_trade_no"), "ignored", raw, remote_addr,
+              reason=f"trade_status {fields.get('trade_status')}")
+        return "success"
+    settle(order.id, fields["trade_no"], raw, remote_addr=remote_addr)
+    return "success"
+
+
+def _check_notification(fields: dict) -> tuple[Optional[Order], Optional[str]]:
+    if not alipay.verify_notification(fields):
+        return None, "signature does not verify (RSA2)"
+    if fields.get("app_id") != current_app.config["ALIPAY_APP_ID"]:
+        return None, f"foreign app_id {fields.get('app_id')!r}"
+    order = db.session.scalars(select(Order).where(
+        Order.out_trade_no == fields.get("out_trade_no", ""))).one_or_none()
+    if order is None:
+        return None, "unknown out_trade_no"
+    try:
+        amount = Decimal(fields.get("total_amount", ""))
+    except InvalidOperation:
+        amount = None
+    if amount != order.amount:
+        return order, f"total_amount {fields.get('total_amount')!r} is not {order.amount}"
+    if not fields.get("trade_no"):
+        return order, "no trade_no"
+    if order.trade_no and order.trade_no != fields["trade_no"]:
+        return order, f"trade_no {fields['trade_no']!r} differs from {order.trade_no!r}"
+    return order, None
+
+
+def _reject(out_trade_no, order, raw, reason, remote_addr) -> None:
+    log.error("PAYMENT ALERT: notification rejected (%s) for %s from %s", reason, out_trade_no,
+              remote_addr)
+    db.session.rollback()
+    _note(order, out_trade_no, "rejected", raw, remote_addr, reason=reason)
+    audit.record("payment.rejected", order, after={"out_trade_no": out_trade_no,
+                                                   "reason": reason},
+                 region_code=order.plan.region_code if order else None)
+    db.session.commit()
+
+
+def _note(order, out_trade_no, outcome, raw, remote_addr, reason=None) -> PaymentNotice:
+    notice = PaymentNotice(received_at=clock.now(), out_trade_no=(out_trade_no or "")[:64] or None,
+                           order_id=order.id if order else None, outcome=outcome,
+                           reason=reason[:256] if reason else None,
+                           remote_addr=remote_addr, raw=raw)
+    db.session.add(notice)
+    if outcome == "ignored":
+        db.session.commit()
+    return notice
+
+
+def settle(order_id: int, trade_no: str, raw: str, *, remote_addr: Optional[str] = None,
+           source: str = "notify") -> str:
+    """Take a verified payment for the order, exactly once; returns the outcome.
+
+    paid: a pending order became paid. late_paid: an expired or cancelled order could
+    still be served (seats and trainees free) and became paid. refund: it could not, and
+    the money goes back. duplicate: this payment was already taken.
+    """
+    db.session.rollback()
+    now = clock.now()
+    moved = _unlocked(update(Order).where(Order.id == order_id, Order.state == PENDING)
+                      .values(state=PAID, paid_at=now, trade_no=trade_no)).rowcount
+    order = db.session.get(Order, order_id, populate_existing=True)
+    if moved:
+        _unlocked(update(TrainingPlan).where(TrainingPlan.id == order.plan_id).values(
+            seats_reserved=TrainingPlan.seats_reserved - order.trainees,
+            seats_paid=TrainingPlan.seats_paid + order.trainees))
+        outcome = "paid"
+    else:
+        outcome = _late_payment(order, trade_no, now)
+    _note(order, order.out_trade_no, outcome, raw, remote_addr, reason=source)
+    if outcome != "duplicate":
+        audit.record(f"order.{outcome}", order, after={
+            "out_trade_no": order.out_trade_no, "trade_no": trade_no,
+            "amount": str(order.amount), "via": source}, region_code=order.plan.region_code)
+    db.session.commit()
+    if outcome == "refund":
+        from tasks.payments import refund_order
+
+        refund_order(order_id)
+    return outcome
+
+
+def _late_payment(order: Order, trade_no: str, now: dt.datetime) -> str:
+    """A payment for an order that is no longer pending: never dropped."""
+    claimed = _unlocked(update(Order).where(
+        Order.id == order.id, Order.state.in_((EXPIRED, CLOSED)), Order.trade_no.is_(None))
+        .values(trade_no=trade_no)).rowcount
+    if not claimed:
+        return "duplicate"  # already paid, or this late payment is already being refunded
+    savepoint = db.session.begin_nested()
+    seats = _unlocked(update(TrainingPlan).where(
+        TrainingPlan.id == order.plan_id,
+        TrainingPlan.quota - TrainingPlan.seats_reserved - TrainingPlan.seats_paid >= order.trainees)
+        .values(seats_paid=TrainingPlan.seats_paid + order.trainees)).rowcount
+    item_ids = select(OrderItem.enrolment_id).where(OrderItem.order_id == order.id)
+    trainees = _unlocked(update(Enrolment).where(
+        Enrolment.id.in_(item_ids), Enrolment.order_id.is_(None), Enrolment.status == "live")
+        .values(order_id=order.id)).rowcount if seats else 0
+    if seats and trainees == order.trainees:
+        savepoint.commit()
+        _unlocked(update(Order).where(Order.id == order.id).values(state=PAID, paid_at=now))
+        return "late_paid"
+    savepoint.rollback()
+    reason = ("no seats left when the payment arrived" if not seats
+              else "its trainees were removed or are in another order")
+    _unlocked(update(Order).where(Order.id == order.id).values(
+        refund_state=RefundState.PENDING.value, refund_reason=reason))
+    return "refund"
+
+
+def refresh_from_gateway(order_id: int) -> Order:
+    """Ask the gateway about an unpaid order (the return page, a failed close)."""
+    order = db.session.get(Order, order_id)
+    if order.state == PAID or order.refund_state:
+        return order
+    trade = alipay.query(order.out_trade_no)
+    if trade and trade.get("trade_status") in alipay.PAID_STATUSES and trade.get("trade_no"):
+        try:
+            amount = Decimal(trade.get("total_amount", ""))
+        except InvalidOperation:
+            amount = None
+        if amount == order.amount:
+            settle(order.id, trade["trade_no"], json.dumps(trade, ensure_ascii=False),
+                   source="query")
+        else:
+            log.error("PAYMENT ALERT: trade.query for %s says %s, order amount %s",
+                      order.out_trade_no, trade.get("total_amount"), order.amount)
+    db.session.expire_all()
+    return db.session.get(Order, order_id)
+
+
+# Refunds ----------------------------------------------------------------------------------
+
+def refund(order_id: int) -> bool:
+    """Give back a late payment that could not be served; True once it is refunded."""
+    order = db.session.get(Order, order_id)
+    if order is None or order.refund_state != RefundState.PENDING.value:
+        return order is not None and order.refund_state == RefundState.REFUNDED.value
+    alipay.refund(order.out_trade_no, order.amount, request_no=f"{order.out_trade_no}R")
+    db.session.rollback()
+    moved = _unlocked(update(Order).where(Order.id == order_id,
+                                          Order.refund_state == RefundState.PENDING.value)
+                      .values(refund_state=RefundState.REFUNDED.value,
+                              refunded_at=clock.now())).rowcount
+    if moved:
+        order = db.session.get(Order, order_id, populate_existing=True)
+        audit.record("order.refunded", order, after={"out_trade_no": order.out_trade_no,
+                                                     "amount": str(order.amount)},
+                     region_code=order.plan.region_code)
+    db.session.commit()
+    return True
+
+
+def refund_pending() -> int:
+    """Retry refunds that could not reach the gateway before."""
+    done = 0
+    for order_id in db.session.scalars(select(Order.id).where(
+            Order.refund_state == RefundState.PENDING.value)).all():
+        try:
+            done += refund(order_id)
+        except alipay.GatewayError as error:
+            log.warning("refund of order %s failed: %s", order_id, error)
+    return done

@@ -1,0 +1,175 @@
+"""Orders (订单), their trainees, payment notifications and e-invoices (电子发票)."""
+import datetime as dt
+from decimal import Decimal
+from typing import Optional
+
+from flask import url_for
+from flask_appbuilder import Model
+from markupsafe import Markup
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.enrolment import Enrolment, _institution_plans, _region_plans
+from models.organisation import Enterprise
+from models.scope import RowScope
+from models.states import OrderState, RefundState
+from models.training import TrainingPlan
+
+STATE_STYLE = {OrderState.PENDING: "primary", OrderState.PAID: "success",
+               OrderState.EXPIRED: "default", OrderState.CLOSED: "default"}
+
+
+class Order(Model):
+    """An enterprise's trainees in one plan, paid in one Alipay trade; holds their seats."""
+
+    __tablename__ = "orders"  # ORDER is an SQL keyword
+    __table_args__ = (
+        CheckConstraint("trainees >= 1", name="ck_order_trainees_positive"),
+        CheckConstraint("amount >= 0", name="ck_order_amount_not_negative"),
+        Index("ix_orders_enterprise_created", "enterprise_id", "created_at"),
+        Index("ix_orders_state_expires", "state", "expires_at"),
+    )
+    __row_scope__ = RowScope(enterprise="enterprise_id", institution=_institution_plans,
+                             region=_region_plans)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    out_trade_no: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), nullable=False)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("training_plan.id"), index=True, nullable=False)
+    trainees: Mapped[int] = mapped_column(Integer, nullable=False)
+    fee: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), default=OrderState.PENDING.value, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    created_by: Mapped[Optional[int]] = mapped_column(Integer)
+    paid_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, index=True)
+    closed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    trade_no: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    refund_state: Mapped[Optional[str]] = mapped_column(String(16), index=True)
+    refund_reason: Mapped[Optional[str]] = mapped_column(String(256))
+    refunded_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    plan: Mapped[TrainingPlan] = relationship()
+    items: Mapped[list["OrderItem"]] = relationship(back_populates="order",
+                                                     order_by="OrderItem.enrolment_id")
+    invoice: Mapped[Optional["Invoice"]] = relationship(back_populates="order", uselist=False)
+
+    def __str__(self) -> str:
+        return self.out_trade_no
+
+    @property
+    def state_label(self) -> str:
+        return OrderState(self.state).label
+
+    @property
+    def refund_label(self) -> str:
+        return RefundState(self.refund_state).label if self.refund_state else ""
+
+    # For list and detail pages (Flask-AppBuilder shows model properties as columns).
+    @property
+    def status_html(self) -> Markup:
+        from app.services.orders import seconds_left, shown_state
+
+        state = shown_state(self)
+        html = Markup('<span class="label label-{}">{}</span>').format(
+            STATE_STYLE[state], state.label)
+        if state is OrderState.PENDING:
+            left = seconds_left(self)
+            html += Markup(' <span class="order-countdown" data-seconds="{}">{}:{:02d}</span>')\
+                .format(left, left // 60, left % 60)
+        if self.refund_state:
+            html += Markup(' <span class="label label-warning">{}</span>').format(self.refund_label)
+        return html
+
+    @property
+    def invoice_html(self) -> Markup:
+        if self.invoice is None:
+            return Markup("")
+        href = url_for("OrderView.invoice", pk=self.id)
+        return Markup('<a href="{}">{}</a>').format(href, self.invoice.number)
+
+
+class OrderItem(Model):
+    """One trainee of an order; kept when the order expires, so its history stays readable."""
+
+    __tablename__ = "order_item"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id"), primary_key=True,
+                                              index=True)
+
+    order: Mapped[Order] = relationship(back_populates="items")
+    enrolment: Mapped[Enrolment] = relationship()
+
+
+class PaymentNotice(Model):
+    """Every payment notification received, verified or not, exactly as it came."""
+
+    __tablename__ = "payment_notice"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True, nullable=False)
+    out_trade_no: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    order_id: Mapped[Optional[int]] = mapped_column(ForeignKey("orders.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16), index=True, nullable=False)
+    reason: Mapped[Optional[str]] = mapped_column(String(256))
+    remote_addr: Mapped[Optional[str]] = mapped_column(String(64))
+    raw: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class Invoice(Model):
+    """The e-invoice of a paid order: exactly one per order, its parties copied at issue.
+
+    Read through its order (row scope of Order).
+    """
+
+    __tablename__ = "invoice"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True, nullable=False)
+    number: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
+    issued_on: Mapped[dt.date] = mapped_column(Date, index=True, nullable=False)
+    seller_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    seller_uscc: Mapped[str] = mapped_column(String(18), nullable=False)
+    buyer_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    buyer_uscc: Mapped[str] = mapped_column(String(18), nullable=False)
+    item: Mapped[str] = mapped_column(String(128), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    pdf_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+    order: Mapped[Order] = relationship(back_populates="invoice")
+
+
+class SimulatedTrade(Model):
+    """The built-in Alipay gateway simulator's own record of a trade (embedded default only)."""
+
+    __tablename__ = "alipay_sim_trade"
+
+    out_trade_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject: Mapped[str] = mapped_column(String(256), nullable=False)
+    total_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    notify_url: Mapped[Optional[str]] = mapped_column(Text)
+    return_url: Mapped[Optional[str]] = mapped_column(Text)
+    time_expire: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(24), nullable=False)
+    trade_no: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    refunded: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"), nullable=False)
+    refund_request_no: Mapped[Optional[str]] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    paid_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)

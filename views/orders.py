@@ -1,0 +1,150 @@
+"""订单: an enterprise makes an order for its trainees, pays it through Alipay, cancels it,
+downloads its e-invoice; institutions, authorities and admins read orders in scope.
+The payment notification endpoint is the one route without login or CSRF."""
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, send_file, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import csrf
+from app.integrations.alipay import GatewayError
+from app.security import ROW_SCOPE, get_scoped
+from app.services import DomainError, orders
+from models.orders import Order
+from views.base import JianpeiModelView
+
+ORDER_LABELS = {
+    "out_trade_no": _l("Order number"),
+    "plan": _l("Training plan"),
+    "enterprise": _l("Enterprise"),
+    "trainees": _l("Trainees"),
+    "fee": _l("Fee per trainee (yuan)"),
+    "amount": _l("Amount (yuan)"),
+    "status_html": _l("State"),
+    "state": _l("State"),
+    "created_at": _l("Created"),
+    "expires_at": _l("Pay before"),
+    "paid_at": _l("Paid at"),
+    "trade_no": _l("Alipay trade number"),
+    "refund_state": _l("Refund"),
+    "refund_label": _l("Refund"),
+    "refund_reason": _l("Refund reason"),
+    "invoice_html": _l("E-invoice"),
+}
+
+
+class OrderView(JianpeiModelView):
+    route_base = "/orders"
+    datamodel = SQLAInterface(Order)
+    base_filters = ROW_SCOPE
+    base_permissions = ["can_list", "can_show", "can_order", "can_invoice"]
+    method_permission_name = {"create": "order", "pay": "order", "cancel": "order",
+                              "paid_return": "order", "invoice": "invoice"}
+    list_title = _l("Orders")
+    show_title = _l("Order details")
+    label_columns = ORDER_LABELS
+    list_columns = ["out_trade_no", "plan", "enterprise", "trainees", "amount", "status_html",
+                    "created_at", "paid_at", "invoice_html"]
+    show_columns = ["out_trade_no", "plan", "enterprise", "trainees", "fee", "amount",
+                    "status_html", "created_at", "expires_at", "paid_at", "trade_no",
+                    "refund_reason", "invoice_html"]
+    search_columns = ["out_trade_no", "enterprise", "plan", "state", "refund_state", "created_at",
+                      "paid_at"]
+    base_order = ("created_at", "desc")
+    list_template = "orders/list.html"
+    show_template = "orders/show.html"
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        widgets["order"] = item
+        widgets["shown_state"] = orders.shown_state(item).value
+        return widgets
+
+    @expose("/create/<int:plan_id>", methods=["POST"])
+    @has_access
+    def create(self, plan_id):
+        try:
+            order = orders.create_order(plan_id, g.user)
+        except orders.PhotosMissing as error:
+            flash(str(error), "danger")
+            for name, masked, missing in error.missing:
+                flash(gettext("%(name)s (%(id)s) has no %(what)s.", name=name, id=masked,
+                              what="、".join(missing)), "warning")
+            return redirect(url_for("EnrolmentView.plan", plan_id=plan_id))
+        except DomainError as error:
+            flash(str(error), "danger")
+            return redirect(url_for("EnrolmentView.plan", plan_id=plan_id))
+        flash(gettext("Order created for %(n)s trainees. Please pay within %(minutes)s minutes; "
+                      "after that it expires and the seats are released.", n=order.trainees,
+                      minutes=current_app.config["ORDER_LIFETIME_MINUTES"]), "success")
+        return redirect(url_for(".show", pk=order.id))
+
+    @expose("/pay/<int:pk>", methods=["POST"])
+    @has_access
+    def pay(self, pk):
+        try:
+            url = orders.payment_url(pk, g.user, url_for(".paid_return", pk=pk, _external=True))
+        except DomainError as error:
+            if isinstance(error, orders.NotFound):
+                abort(404)
+            flash(str(error), "danger")
+            return redirect(url_for(".show", pk=pk))
+        return redirect(url)
+
+    @expose("/cancel/<int:pk>", methods=["POST"])
+    @has_access
+    def cancel(self, pk):
+        try:
+            orders.cancel_order(pk, g.user)
+        except DomainError as error:
+            if isinstance(error, orders.NotFound):
+                abort(404)
+            flash(str(error), "danger")
+        else:
+            flash(gettext("The order is cancelled and its seats are released."), "success")
+        return redirect(url_for(".show", pk=pk))
+
+    @expose("/return/<int:pk>")
+    @has_access
+    def paid_return(self, pk):
+        """Alipay sends the browser back here; only the notification or a query marks paid."""
+        try:
+            order = orders.own_order(pk, g.user)
+            order = orders.refresh_from_gateway(order.id)
+        except DomainError:
+            abort(404)
+        except GatewayError:
+            order = orders.own_order(pk, g.user)
+        if order.state == "paid":
+            flash(gettext("Payment received. The e-invoice is issued the day after payment."),
+                  "success")
+        elif order.refund_state:
+            flash(gettext("The payment arrived after the order had expired and the seats were "
+                          "gone; it is refunded to your Alipay account."), "warning")
+        else:
+            flash(gettext("The payment has not been confirmed yet. This page shows the state "
+                          "Alipay has reported; refresh it in a moment."), "info")
+        return redirect(url_for(".show", pk=pk))
+
+    @expose("/invoice/<int:pk>.pdf")
+    @has_access
+    def invoice(self, pk):
+        order = get_scoped(Order, pk)
+        if order.invoice is None:
+            abort(404)
+        from app.services import invoices
+
+        return send_file(invoices.invoice_file(order.invoice), mimetype="application/pdf",
+                         as_attachment=True, download_name=f"电子发票-{order.invoice.number}.pdf")
+
+
+payments = Blueprint("payments", __name__)
+
+
+@payments.route("/pay/notify", methods=["POST"])
+@csrf.exempt
+def notify():
+    """Alipay's asynchronous notification: no login, no CSRF; the RSA2 signature decides."""
+    reply = orders.receive_notification(request.form.to_dict(), request.remote_addr)
+    return reply, (200 if reply == "success" else 400), {"Content-Type": "text/plain"}
