@@ -164,14 +164,20 @@ def main() -> None:
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print(f"wrote {out}", file=sys.stderr)
 
-    if uri.startswith("postgresql"):
-        with app.app_context():
-            db.engine.dispose()
-        server = sa.engine.make_url(uri)
-        admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {server.database} WITH (FORCE)"))
-        admin.dispose()
+    drop_database(app, uri)
+
+
+def drop_database(app, uri: str) -> None:
+    """Close the app's connections and drop the scratch PostgreSQL database (SQLite: keep)."""
+    with app.app_context():
+        db.engine.dispose()
+    if not uri.startswith("postgresql"):
+        return
+    server = sa.engine.make_url(uri)
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {server.database} WITH (FORCE)"))
+    admin.dispose()
 
 
 if __name__ == "__main__":

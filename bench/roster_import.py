@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="jianpei-bench-"))
 os.environ.setdefault("JIANPEI_INSTANCE", str(TMP))
 
-from bench.pages import database_uri  # noqa: E402
+from bench.pages import database_uri, drop_database  # noqa: E402
 
 
 def make_roster(rows: int) -> bytes:
@@ -222,6 +222,7 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
     print(f"wrote {out}", file=sys.stderr)
+    drop_database(app, uri)
 
 
 if __name__ == "__main__":

@@ -20,3 +20,12 @@ def refund_order(order_id: int) -> bool:
     from app.services import orders
 
     return orders.refund(order_id)
+
+
+@huey.task(retries=3, retry_delay=60)
+@in_app_context
+def close_trade(order_id: int) -> None:
+    """Close a lapsed order's trade at the gateway (or take a payment that beat the close)."""
+    from app.services import orders
+
+    orders.close_at_gateway(order_id)

@@ -68,7 +68,8 @@ def orderable(plan_id: int, enterprise_id: int) -> list[Enrolment]:
 def create_order(plan_id: int, user: Any) -> Order:
     """One order for every trainee of the user's enterprise in the plan not yet in an order."""
     plan = enrolling_plan(plan_id, user)
-    expire_due(plan_id=plan.id)  # an unpaid order past its hour must not hold seats now
+    # An unpaid order past its hour must not hold seats now; the gateway is told later.
+    expire_due(plan_id=plan.id, close_now=False)
     trainees = orderable(plan.id, user.enterprise_id)
     if not trainees:
         raise OrderRefused(N_("Every trainee enrolled here is already in an order."))
@@ -135,7 +136,7 @@ def _missing_photos(trainee: Enrolment) -> list[str]:
 
 
 def _out_trade_no(now: dt.datetime) -> str:
-    return f"JP{now:%Y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
+    return f"JP{now:%Y%m%d%H%M%S}{secrets.randbelow(10**12):012d}"  # 28 characters
 
 
 def _lifetime() -> int:
@@ -187,12 +188,17 @@ def cancel_order(order_id: int, user: Any) -> Order:
         db.session.refresh(order)
         raise InvalidState(N_("Only an unpaid order can be cancelled; this one is %(state)s."),
                            state=shown_state(order).label)
-    _close_at_gateway(order.id)
+    close_at_gateway(order.id)
     return db.session.get(Order, order.id)
 
 
-def expire_due(at: Optional[dt.datetime] = None, plan_id: Optional[int] = None) -> int:
-    """Expire unpaid orders past their hour; each releases its seats exactly once."""
+def expire_due(at: Optional[dt.datetime] = None, plan_id: Optional[int] = None,
+               close_now: bool = True) -> int:
+    """Expire unpaid orders past their hour; each releases its seats exactly once.
+
+    The trades are then closed at the gateway: here, or (close_now=False, inside a user's
+    request) by a task.
+    """
     at = at or clock.now()
     query = select(Order.id).where(Order.state == PENDING, Order.expires_at <= at)
     if plan_id is not None:
@@ -200,7 +206,12 @@ def expire_due(at: Optional[dt.datetime] = None, plan_id: Optional[int] = None) 
     expired = [order_id for order_id in db.session.scalars(query).all()
                if _lapse(order_id, EXPIRED, "order.expire")]
     for order_id in expired:
-        _close_at_gateway(order_id)
+        if close_now:
+            close_at_gateway(order_id)
+        else:
+            from tasks.payments import close_trade
+
+            close_trade(order_id)
     return len(expired)
 
 
@@ -224,7 +235,7 @@ def _lapse(order_id: int, state: str, action: str) -> bool:
     return True
 
 
-def _close_at_gateway(order_id: int) -> None:
+def close_at_gateway(order_id: int) -> None:
     """Close the trade at Alipay; if it turns out paid meanwhile, take that payment."""
     order = db.session.get(Order, order_id)
     try:
