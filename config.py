@@ -61,7 +61,8 @@ RATELIMIT_ENABLED = True
 AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = "10 per minute"  # per client address
 AUTH_ACCOUNT_RATE_LIMIT = "20 per hour"  # per account, from any address
-PUBLIC_FORM_RATE_LIMIT = "60 per hour"  # registration and password reset posts, per address
+PUBLIC_FORM_RATE_LIMIT = "60 per hour"
+CERTIFICATE_LOOKUP_RATE_LIMIT = "30 per hour"  # 证书查询 on the login page, per address  # registration and password reset posts, per address
 RATELIMIT_STORAGE_URI = "memory://"
 
 # Cookies and forms
@@ -102,6 +103,16 @@ ALIPAY_SIMULATOR_PRIVATE_KEY = None
 # The address Alipay and browsers reach us at (notify_url, return_url); default http://HOST:PORT.
 PUBLIC_BASE_URL = None
 
+# Certificates are pushed to the ministry's national training system (住房和城乡建设行业从业人员
+# 培训管理信息系统). "receiver": the built-in receiver at /ministry-sim (embedded default;
+# refused in production); otherwise the ministry's URL. Pushes retry with backoff.
+MINISTRY_ENDPOINT = "receiver"
+DEFAULT_MINISTRY_API_TOKEN = "embedded-receiver-token"
+MINISTRY_API_TOKEN = DEFAULT_MINISTRY_API_TOKEN
+MINISTRY_TIMEOUT_SECONDS = 10
+MINISTRY_RETRIES = 3
+MINISTRY_BACKOFF_SECONDS = 1.0
+
 # Chinese PDFs embed this TrueType font (Debian: fonts-wqy-microhei; `make` installs it).
 CJK_FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
@@ -123,5 +134,6 @@ ENV_KEYS = (
     "ALIPAY_PUBLIC_KEY",
     "PUBLIC_BASE_URL",
     "SMS_API_KEY",
+    "MINISTRY_ENDPOINT",
     "MINISTRY_API_TOKEN",
 )

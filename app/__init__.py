@@ -20,9 +20,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config["BASE_DIR"] / "migrations"))
     csrf.init_app(app)
-    from app.integrations import alipay
+    from app.integrations import alipay, ministry
 
     alipay.configure(app)
+    ministry.configure(app)
     with app.app_context():
         _enable_sqlite_wal()
         # One AppBuilder per app: it keeps its views, and tests build many apps.

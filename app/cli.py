@@ -19,6 +19,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(ocr_cli)
     app.cli.add_command(roster_cli)
     app.cli.add_command(invoices_cli)
+    app.cli.add_command(certificates_cli)
 
 
 @click.command("setup")
@@ -136,3 +137,18 @@ def invoices_issue_command(day: dt.date | None) -> None:
     from app.services import invoices
 
     click.echo(json.dumps(invoices.issue_invoices(day), ensure_ascii=False))
+
+
+certificates_cli = AppGroup("certificates", help="Training certificates (培训证书).")
+
+
+@certificates_cli.command("push")
+@click.option("--limit", default=500, show_default=True, help="Certificates to push at most.")
+def certificates_push_command(limit: int) -> None:
+    """Push generated certificates to the ministry, as the 5-minute task does: JSON report
+    on stdout, exit 1 if any failed."""
+    from app.services import certificate_push
+
+    report = certificate_push.push_pending(limit)
+    click.echo(json.dumps(report, ensure_ascii=False))
+    sys.exit(1 if report["failed"] else 0)

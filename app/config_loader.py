@@ -59,3 +59,10 @@ def check_production(config: Mapping[str, Any]) -> None:
     for key in ("ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY", "PUBLIC_BASE_URL"):
         if not config.get(key):
             raise ConfigError(f"production needs {key}")
+    if config.get("MINISTRY_ENDPOINT") == "receiver":
+        raise ConfigError("production needs MINISTRY_ENDPOINT set to the ministry's URL "
+                          "(not the built-in receiver)")
+    if not str(config.get("MINISTRY_ENDPOINT") or "").startswith("https://"):
+        raise ConfigError("production needs an https:// MINISTRY_ENDPOINT (ID numbers travel)")
+    if config.get("MINISTRY_API_TOKEN") in (None, "", config["DEFAULT_MINISTRY_API_TOKEN"]):
+        raise ConfigError("production needs MINISTRY_API_TOKEN (the ministry's, not the default)")

@@ -5,12 +5,15 @@ from typing import Any, Optional
 from flask_babel import lazy_gettext as _l
 
 from views.api import EnterpriseApi, TrainingPlanApi
+from views.assessment import AssessmentPlanView, CertificateView, ScoreReportView
 from views.audit import AuditLogView
 from views.auth import ForgotPasswordView
+from views.enrolled import EnrolledView
 from views.enrolment import EnrolmentView, PhotoView
 from views.my_enterprise import MyEnterpriseView
 from views.orders import OrderView, payments
 from views.organisation import DocumentView, EnterpriseView, InstitutionView
+from views.public import CertificateLookupView, VerifyView
 from views.registration import RegisterView
 from views.review import EnterpriseReviewView
 from views.training import OpenPlanView, TrainingPlanView
@@ -46,16 +49,22 @@ ENTRIES = (
           "fa-id-card"),
     Entry(OpenPlanView, "OpenPlans", _l("Plans open for enrolment"), ENROLMENT, "fa-list"),
     Entry(OrderView, "Orders", _l("Orders"), ENROLMENT, "fa-credit-card"),
+    Entry(EnrolledView, "Enrolled", _l("Enrolled"), ENROLMENT, "fa-users"),
     Entry(EnterpriseReviewView, "EnterpriseReview", _l("Enterprise review"), REVIEW, "fa-gavel"),
     Entry(EnterpriseView, "Enterprises", _l("Enterprises"), ORGANISATIONS, "fa-industry"),
     Entry(InstitutionView, "Institutions", _l("Training institutions"), ORGANISATIONS, "fa-university"),
     Entry(TrainingPlanView, "TrainingPlans", _l("Training plans"), TRAINING, "fa-calendar"),
+    Entry(AssessmentPlanView, "AssessmentPlans", _l("Assessment plans"), TRAINING, "fa-clipboard"),
+    Entry(ScoreReportView, "ScoreReports", _l("Score reports"), TRAINING, "fa-bar-chart"),
+    Entry(CertificateView, "Certificates", _l("Training certificates"), TRAINING, "fa-certificate"),
     Entry(AuditLogView, "AuditLog", _l("Audit log"), SUPERVISION, "fa-history"),
     Entry(DocumentView),
     Entry(EnrolmentView),
     Entry(PhotoView),
     Entry(RegisterView),
     Entry(ForgotPasswordView),
+    Entry(CertificateLookupView),
+    Entry(VerifyView),
 )
 
 CONSOLE_LINK = "Console"
@@ -85,10 +94,14 @@ def register(appbuilder) -> None:
     for api in APIS:
         appbuilder.add_api(api)
     appbuilder.app.register_blueprint(payments)  # Alipay's notifications: no login, no CSRF
-    limit = appbuilder.app.config["PUBLIC_FORM_RATE_LIMIT"]
+    config = appbuilder.app.config
     for view in appbuilder.baseviews:
         if isinstance(view, PUBLIC_FORMS):
-            appbuilder.sm.limiter.limit(limit, methods=["POST"])(view.blueprint)
+            appbuilder.sm.limiter.limit(config["PUBLIC_FORM_RATE_LIMIT"],
+                                        methods=["POST"])(view.blueprint)
+        if isinstance(view, CertificateLookupView):  # numbers must not be harvested
+            appbuilder.sm.limiter.limit(config["CERTIFICATE_LOOKUP_RATE_LIMIT"],
+                                        methods=["POST"])(view.blueprint)
     appbuilder.add_link(
         CONSOLE_LINK,
         label=_l("Data console"),

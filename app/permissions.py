@@ -29,10 +29,16 @@ REGULATOR = {
     "DocumentView": DOWNLOAD,
     "PhotoView": DOWNLOAD,
     "OrderView": LIST_SHOW | {"can_invoice"},
+    "AssessmentPlanView": LIST_SHOW,
+    "ScoreReportView": LIST_SHOW,
+    "CertificateView": LIST_SHOW,
     **OWN_ACCOUNT,
 }
-# Plans are reviewed by the city authority of their region; the province oversees.
-CITY_REGULATOR = {**REGULATOR, "TrainingPlanView": LIST_SHOW | {"can_review"}}
+# Plans, assessment plans and score reports are reviewed by the city authority of their
+# region; the province oversees.
+CITY_REGULATOR = {**REGULATOR, "TrainingPlanView": LIST_SHOW | {"can_review"},
+                  "AssessmentPlanView": LIST_SHOW | {"can_review"},
+                  "ScoreReportView": LIST_SHOW | {"can_review"}}
 
 MATRIX: dict[str, dict[str, frozenset]] = {
     security.ENTERPRISE: {
@@ -43,6 +49,8 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "OpenPlanView": LIST_SHOW,
         "EnrolmentView": frozenset({"can_list", "can_enrol"}),
         "OrderView": LIST_SHOW | {"can_order", "can_invoice"},
+        "EnrolledView": frozenset({"can_list", "can_tickets"}),
+        "CertificateView": LIST_SHOW,
         "PhotoView": DOWNLOAD,
         "TrainingPlanView": frozenset({"can_show"}),
         "DocumentView": DOWNLOAD,
@@ -54,6 +62,9 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "TrainingPlanApi": API_READ,
         "PhotoView": DOWNLOAD,
         "OrderView": LIST_SHOW | {"can_invoice"},
+        "AssessmentPlanView": LIST_SHOW | {"can_prepare", "can_scores"},
+        "ScoreReportView": LIST_SHOW,
+        "CertificateView": LIST_SHOW,
         **OWN_ACCOUNT,
     },
     security.CITY_REGULATOR: CITY_REGULATOR,
@@ -64,7 +75,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
 }
 
 OWN_ORGANISATION_VIEWS = {"MyEnterpriseView": "EnterpriseInfo", "OpenPlanView": "OpenPlans",
-                          "EnrolmentView": None}
+                          "EnrolmentView": None, "EnrolledView": "Enrolled"}
 
 
 def admin_excluded() -> set[str]:

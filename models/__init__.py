@@ -2,6 +2,15 @@
 from flask_appbuilder import Model  # noqa: F401
 
 from models.accounts import SmsCode, SmsMessage, StagedUpload  # noqa: F401
+from models.assessment import (  # noqa: F401
+    AdmissionTicket,
+    AssessmentPlan,
+    Certificate,
+    CertificateSequence,
+    MinistryReceipt,
+    Score,
+    ScoreReport,
+)
 from models.audit import AuditLog  # noqa: F401
 from models.enrolment import Enrolment, ImportBatch, Person  # noqa: F401
 from models.orders import Invoice, Order, OrderItem, PaymentNotice, SimulatedTrade  # noqa: F401

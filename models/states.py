@@ -109,3 +109,55 @@ class RefundState(LabelledEnum):
             cls.PENDING: _l("To be refunded"),
             cls.REFUNDED: _l("Refunded"),
         }
+
+
+class AssessmentState(LabelledEnum):
+    """考核计划. An assessment plan not yet created also reads 未上报."""
+
+    DRAFT = "draft"
+    REPORTED = "reported"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {
+            cls.DRAFT: _l("Not reported"),
+            cls.REPORTED: _l("Not reviewed"),
+            cls.APPROVED: _l("Reviewed"),
+            cls.REJECTED: _l("Returned"),
+        }
+
+
+class ScoreState(LabelledEnum):
+    """成绩报审. Before any import the report reads 未上报."""
+
+    NOT_REPORTED = "not_reported"
+    ACCEPTED = "accepted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {
+            cls.NOT_REPORTED: _l("Not reported"),
+            cls.ACCEPTED: _l("Accepted"),
+            cls.APPROVED: _l("Reviewed"),
+            cls.REJECTED: _l("Not passed"),
+        }
+
+
+class CertificateState(LabelledEnum):
+    """培训证书."""
+
+    NOT_GENERATED = "not_generated"
+    GENERATED = "generated"
+    PUSHED = "pushed"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {
+            cls.NOT_GENERATED: _l("Certificate not generated"),
+            cls.GENERATED: _l("Certificate generated, not pushed"),
+            cls.PUSHED: _l("Certificate pushed"),
+        }

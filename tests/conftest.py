@@ -54,7 +54,7 @@ def base_config(database_uri: str, tmp: Path) -> dict:
         "SERVER_NAME": "localhost",
         # The gateway simulator and our notify endpoint talk in-process (no server runs).
         "PUBLIC_BASE_URL": "http://localhost",
-        "ALIPAY_LOOPBACK": True,
+        "HTTP_LOOPBACK": True,
     }
 
 

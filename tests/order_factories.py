@@ -50,12 +50,13 @@ def gen_order(enterprise, plan, n: int = 2, *, state: str = OrderState.PAID.valu
     """An order of n new trainees, its seats held (reserved if pending, paid if paid)."""
     trainees = gen_trainees(enterprise, plan, n)
     created = created_at or clock.now() - dt.timedelta(days=1)
-    order = Order(out_trade_no=f"JPT{secrets.token_hex(8)}", enterprise_id=enterprise.id,
+    number = f"JP{created:%Y%m%d%H%M%S}{secrets.randbelow(10**12):012d}"
+    order = Order(out_trade_no=number, enterprise_id=enterprise.id,
                   plan_id=plan.id, trainees=n, fee=plan.fee, amount=plan.fee * n, state=state,
                   created_at=created, expires_at=created + dt.timedelta(minutes=60))
     if state == OrderState.PAID.value:
         order.paid_at = paid_at or created + dt.timedelta(minutes=5)
-        order.trade_no = f"2026{secrets.token_hex(10)}"
+        order.trade_no = f"{created:%Y%m%d}2200{secrets.randbelow(10**14):014d}"
         plan.seats_paid += n
     elif state == OrderState.PENDING.value:
         plan.seats_reserved += n

@@ -42,6 +42,8 @@ def _production_env(monkeypatch):
     monkeypatch.setenv("ALIPAY_APP_PRIVATE_KEY", RSA.generate(1024).export_key(pkcs=8).decode())
     monkeypatch.setenv("ALIPAY_PUBLIC_KEY", RSA.generate(1024).publickey().export_key().decode())
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://jianpei.example.cn")
+    monkeypatch.setenv("MINISTRY_ENDPOINT", "https://ministry.example.gov.cn/training")
+    monkeypatch.setenv("MINISTRY_API_TOKEN", "m" * 40)
 
 
 def test_production_refuses_the_payment_simulator_and_missing_keys(monkeypatch):
@@ -55,10 +57,26 @@ def test_production_refuses_the_payment_simulator_and_missing_keys(monkeypatch):
         create_app()
 
 
+def test_production_refuses_the_ministry_receiver(monkeypatch):
+    _production_env(monkeypatch)
+    monkeypatch.setenv("MINISTRY_ENDPOINT", "receiver")
+    with pytest.raises(ConfigError, match="receiver"):
+        create_app()
+    _production_env(monkeypatch)
+    monkeypatch.setenv("MINISTRY_ENDPOINT", "http://ministry.example.gov.cn")
+    with pytest.raises(ConfigError, match="https"):
+        create_app()
+    _production_env(monkeypatch)
+    monkeypatch.delenv("MINISTRY_API_TOKEN")  # config.py's default token is not a secret
+    with pytest.raises(ConfigError, match="MINISTRY_API_TOKEN"):
+        create_app()
+
+
 def test_production_starts_with_proper_secrets(monkeypatch):
     _production_env(monkeypatch)
     app = create_app()
     assert "alipay_sim" not in app.blueprints  # the simulator is not even mounted
+    assert "ministry_sim" not in app.blueprints  # nor the ministry receiver
     assert app.url_map.bind("x").test("/pay/notify", method="POST")
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@127.0.0.1/db"
     assert app.config["SECRET_KEY"] == STRONG

@@ -57,10 +57,20 @@ def test_demo_world_has_the_promised_plans(app, runner):
     states = sorted(e.review_state for e in db.session.scalars(select(Enterprise)))
     assert states == ["approved", "pending"]
     from models.enrolment import Enrolment
+    from models.orders import Order
 
     trainees = db.session.scalars(select(Enrolment)).all()
-    assert len(trainees) == 3 and all(t.photos_complete for t in trainees)
-    assert {phase(t.plan).value for t in trainees} == {PlanPhase.ENROLLING.value}
+    assert len(trainees) == 6 and all(t.photos_complete for t in trainees)
+    by_phase = {}
+    for trainee in trainees:
+        by_phase.setdefault(phase(trainee.plan).value, []).append(trainee)
+    # Three ready for an order while enrolling; three paid in the finished plan, ready for
+    # its assessment.
+    assert all(t.order_id is None for t in by_phase[PlanPhase.ENROLLING.value])
+    finished = by_phase[PlanPhase.TRAINING_ENDED.value]
+    assert len(finished) == 3 and {t.order_id for t in finished} != {None}
+    assert finished[0].plan.seats_paid == 3
+    assert {t.order_id and db.session.get(Order, t.order_id).state for t in finished} == {"paid"}
 
 
 def test_production_never_gets_demo_data(app):

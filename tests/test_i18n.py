@@ -11,7 +11,7 @@ from tests.helpers import give_documents, path, visible_text
 
 ROOT = Path(__file__).resolve().parent.parent
 # Words that are data or proper names, not untranslated interface text.
-ALLOWED = {"English", "IP", "nbsp", "jpg", "yyzz", "cns", "zzzs", "JPG", "MB", "zip"}
+ALLOWED = {"English", "IP", "nbsp", "jpg", "yyzz", "cns", "zzzs", "JPG", "MB", "zip", "xlsx"}
 
 
 def _catalog(locale):
@@ -32,6 +32,8 @@ def _english_words(html: str, allowed: set[str]) -> set[str]:
     text = visible_text(html)
     text = re.sub(r"\b[0-9A-Z]{18}\b", " ", text)  # credit codes are data
     text = re.sub(r"\b[A-Z]{2}\d{3}\b", " ", text)  # dictionary codes are data
+    text = re.sub(r"\b(JP|ZK)\d{14,}\b", " ", text)  # order and ticket numbers are data
+    text = re.sub(r"\b33\d{4}ZY\d{9}\b", " ", text)  # certificate numbers are data
     words = set(re.findall(r"[A-Za-z]{2,}", text))
     return {w for w in words if w not in allowed}
 
@@ -42,6 +44,29 @@ def people(app):
     give_documents(enterprise)
     institution = gen_institution(name="杭州测试培训机构")
     plan = gen_plan(institution)
+    # After payment: a finished plan with this enterprise's paid trainees, an approved
+    # assessment, a score report awaiting review and a certificate.
+    from decimal import Decimal
+
+    from app.extensions import db
+    from models.assessment import Score, ScoreReport
+    from tests.assessment_factories import (
+        gen_assessment,
+        gen_certificate,
+        gen_finished_plan,
+        gen_paid_trainees,
+    )
+
+    finished = gen_finished_plan(institution)
+    trainees = gen_paid_trainees(finished, 2, enterprise=enterprise)
+    assessment = gen_assessment(finished)
+    report = ScoreReport(assessment_id=assessment.id, state="accepted", filename="s.xlsx",
+                         imported_at=assessment.created_at)
+    report.scores = [Score(enrolment_id=t.id, theory=Decimal(80), practical=Decimal(70),
+                           passed=True) for t in trainees]
+    db.session.add(report)
+    db.session.commit()
+    certificate = gen_certificate(trainees[0])
     return {
         security.ADMIN: (gen_user(security.ADMIN, "adminzh"), []),
         security.ENTERPRISE: (gen_user(security.ENTERPRISE, enterprise.uscc,
@@ -50,7 +75,10 @@ def people(app):
                                         institution_id=institution.id), []),
         security.CITY_REGULATOR: (gen_regulator("330100"), []),
         security.PROVINCE_REGULATOR: (gen_regulator("330000", security.PROVINCE_REGULATOR), []),
-        "ids": {"enterprise": enterprise.id, "plan": plan.id, "institution": institution.id},
+        "ids": {"enterprise": enterprise.id, "plan": plan.id, "institution": institution.id,
+                "order": trainees[0].order_id, "finished": finished.id,
+                "assessment": assessment.id, "report": report.id,
+                "certificate": certificate.id},
     }
 
 
@@ -73,10 +101,21 @@ MAIN_PAGES = [
     ("TrainingPlanView.add", {}),
     ("TrainingPlanView.edit", {"pk": "plan"}),
     ("EnrolmentView.plan", {"plan_id": "plan"}),
+    ("OrderView.list", {}),
+    ("OrderView.show", {"pk": "order"}),
+    ("EnrolledView.plans", {}),
+    ("EnrolledView.plan", {"plan_id": "finished"}),
+    ("AssessmentPlanView.list", {}),
+    ("AssessmentPlanView.show", {"pk": "assessment"}),
+    ("ScoreReportView.list", {}),
+    ("ScoreReportView.show", {"pk": "report"}),
+    ("CertificateView.list", {}),
+    ("CertificateView.show", {"pk": "certificate"}),
 ]
 CONSOLE_PAGES = ["/console/", "/console/console_occupation/", "/console/console_region/",
                  "/console/console_institution/", "/console/console_training_plan/",
-                 "/console/console_audit_log/", "/console/console_institution/new/"]
+                 "/console/console_audit_log/", "/console/console_institution/new/",
+                 "/console/console_payment_notice/"]
 
 
 @pytest.mark.parametrize("role", [r for r in security.ROLES if r != security.PUBLIC])
@@ -99,10 +138,11 @@ def test_main_pages_have_no_untranslated_english(app, login_as, people, role):
     assert checked >= 5
 
 
-@pytest.mark.parametrize("url", ["/login/", "/register/", "/forgot-password/"])
+@pytest.mark.parametrize("url", ["/login/", "/register/", "/forgot-password/",
+                                 "/certificate-lookup/"])
 def test_public_pages_are_chinese(client, url):
     page = client.get(url).get_data(as_text=True)
-    assert "密码" in page
+    assert "密码" in page or "证书查询" in page
     assert _english_words(page, ALLOWED) == set()
 
 

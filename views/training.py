@@ -10,8 +10,9 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from app.security import ROW_SCOPE, acting_user, get_scoped
-from app.services import DomainError, plans, roster_template
+from app.services import DomainError, assessments, plans, roster_template
 from models.reference import PROVINCE_CODE
+from models.states import PlanPhase
 from models.training import TrainingPlan
 from views.base import JianpeiModelView
 
@@ -75,6 +76,8 @@ class TrainingPlanView(JianpeiModelView):
     def _get_show_widget(self, pk, item, **kwargs):
         widgets = super()._get_show_widget(pk, item, **kwargs)
         widgets["plan_state"] = item.review_state  # plan_show.html offers the next step
+        widgets["training_ended"] = plans.phase(item) == PlanPhase.TRAINING_ENDED
+        widgets["assessment"] = assessments.assessment_of(item.id)
         return widgets
 
     def pre_add(self, item):

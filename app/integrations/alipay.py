@@ -3,8 +3,6 @@ close and refund. The gateway is Alipay's (sandbox or production) or, on the emb
 default, the built-in simulator in app/integrations/alipay_sim.py; the code path is the same.
 """
 import logging
-import urllib.parse
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 from typing import Optional
@@ -14,6 +12,7 @@ from alipay.exceptions import AliPayException, AliPayValidationError
 from Cryptodome.PublicKey import RSA
 from flask import Flask, current_app
 
+from app.integrations import transport
 from app.services import clock
 
 log = logging.getLogger(__name__)
@@ -162,20 +161,6 @@ def _call(method: str, **kwargs) -> Optional[dict]:
 
 
 def fetch(url: str, form: Optional[dict] = None) -> str:
-    """GET (or POST a form to) a URL and return the body.
-
-    With ALIPAY_LOOPBACK (tests), URLs of this app are served in-process in a fresh app
-    context, so the simulator and our endpoints talk as if over the network.
-    """
-    config = current_app.config
-    base = config["PUBLIC_BASE_URL"]
-    if config.get("ALIPAY_LOOPBACK") and url.startswith(base + "/"):
-        app = current_app._get_current_object()
-        with app.app_context():
-            client = app.test_client()
-            path = url[len(base):]
-            response = client.post(path, data=form) if form is not None else client.get(path)
-            return response.get_data(as_text=True)
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    with urllib.request.urlopen(url, data=data, timeout=15) as response:  # noqa: S310 (config URL)
-        return response.read().decode()
+    """GET a URL (or POST a form to it) and return the body of the answer."""
+    reply = transport.post_form(url, form) if form is not None else transport.request(url)
+    return reply.body

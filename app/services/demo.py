@@ -53,6 +53,7 @@ def seed() -> list[DemoAccount]:
     institution = _institution()
     _plans(institution)
     _trainees(approved)
+    _finished_trainees(approved)
     db.session.commit()
 
     accounts = [
@@ -179,20 +180,52 @@ DEMO_TRAINEES = (("陈建华", "330106198503152317"), ("刘丽", "33010219920708
 
 def _trainees(enterprise: Enterprise) -> None:
     """Three enrolled workers with both photos in the 报名中 plan, ready for an order."""
+    plan = db.session.scalars(select(TrainingPlan).where(TrainingPlan.venue.like("%一号楼"))).first()
+    _enrol(enterprise, plan, DEMO_TRAINEES)
+
+
+FINISHED_TRAINEES = (("赵磊", "330104198001012316"), ("孙芳", "330105199003032327"),
+                     ("周伟", "330108198506062318"))
+
+
+def _finished_trainees(enterprise: Enterprise) -> None:
+    """Three workers who enrolled and paid for the 培训结束 plan: ready for its assessment."""
+    from models.orders import Order, OrderItem
+
+    plan = db.session.scalars(select(TrainingPlan).where(TrainingPlan.venue.like("%二号楼"))).first()
+    enrolments = _enrol(enterprise, plan, FINISHED_TRAINEES)
+    if not enrolments:
+        return
+    paid_at = plan.enrol_start + dt.timedelta(days=2)
+    order = Order(out_trade_no=f"JP{paid_at:%Y%m%d%H%M%S}000000000001", enterprise=enterprise,
+                  plan=plan, trainees=len(enrolments), fee=plan.fee,
+                  amount=plan.fee * len(enrolments), state="paid", created_at=paid_at,
+                  expires_at=paid_at + dt.timedelta(minutes=60), paid_at=paid_at,
+                  trade_no=f"{paid_at:%Y%m%d}2200000000000001")
+    db.session.add(order)
+    db.session.flush()
+    for enrolment in enrolments:
+        enrolment.order_id = order.id
+        db.session.add(OrderItem(order_id=order.id, enrolment_id=enrolment.id))
+    plan.seats_paid += len(enrolments)
+
+
+def _enrol(enterprise: Enterprise, plan, people) -> list:
+    """Enrol `people` (name, ID number) with both photos, once."""
     from app.services.codes import id_check_digit, id_gender
     from app.services.photos import thumbnail
     from models.enrolment import Enrolment, Person
     from models.reference import Education, ProfessionalTitle
 
-    plan = db.session.scalars(select(TrainingPlan).where(TrainingPlan.venue.like("%一号楼"))).first()
-    if plan is None or db.session.scalars(
-            select(Enrolment).where(Enrolment.enterprise_id == enterprise.id)).first():
-        return
+    if plan is None or db.session.scalars(select(Enrolment).where(
+            Enrolment.enterprise_id == enterprise.id, Enrolment.plan_id == plan.id)).first():
+        return []
     now = clock.now()
     education = db.session.scalars(select(Education).where(Education.name == "初中")).one()
     title = db.session.scalars(select(ProfessionalTitle).where(ProfessionalTitle.name == "无")).one()
     files = storage()
-    for i, (name, number) in enumerate(DEMO_TRAINEES):
+    enrolments = []
+    for i, (name, number) in enumerate(people):
         number = number[:17] + id_check_digit(number[:17])
         person = db.session.scalars(select(Person).where(Person.id_number == number)).first()
         if person is None:
@@ -203,12 +236,15 @@ def _trainees(enterprise: Enterprise) -> None:
                             mobile=f"1370000000{i}", education_id=education.id, title_id=title.id,
                             updated_at=now)
         photo = _portrait()
-
-        db.session.add(Enrolment(
+        enrolment = Enrolment(
             person=person, plan_id=plan.id, enterprise_id=enterprise.id,
             occupation_id=plan.occupation_id, level_id=plan.level_id, status="live",
             photo_key=files.save(photo, ".jpg"), photo_thumb_key=files.save(thumbnail(photo), ".jpg"),
-            id_photo_key=files.save(_placeholder_jpeg("id", number), ".jpg"), created_at=now))
+            id_photo_key=files.save(_placeholder_jpeg("id", number), ".jpg"), created_at=now)
+        db.session.add(enrolment)
+        enrolments.append(enrolment)
+    db.session.flush()
+    return enrolments
 
 
 def _portrait() -> bytes:

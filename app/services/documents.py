@@ -4,6 +4,8 @@ import os
 from functools import lru_cache
 
 from flask import current_app
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
@@ -57,3 +59,31 @@ def commitment_letter_template() -> io.BytesIO:
     pdf.save()
     out.seek(0)
     return out
+
+
+def qr_drawing(text: str, size: float = 30 * mm):
+    """A reportlab drawing of a QR code for `text` (error correction M), `size` points square."""
+    widget = QrCodeWidget(text, barLevel="M")
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    return drawing
+
+
+def qr_svg(text: str, size: float = 120) -> str:
+    from reportlab.graphics import renderSVG
+
+    return renderSVG.drawToString(qr_drawing(text, size))
+
+
+def wrap(text, font, size, width) -> list[str]:
+    """Break anywhere (Chinese has no spaces; reportlab's simpleSplit only breaks at them)."""
+    lines, line = [], ""
+    for char in text:
+        if line and pdfmetrics.stringWidth(line + char, font, size) > width:
+            lines.append(line)
+            line = char
+        else:
+            line += char
+    return lines + [line] if line else lines
+

@@ -1,11 +1,6 @@
 """Enrolling an enterprise's workers in a plan: roster import, one at a time, removal."""
-import io
 from typing import Any
 
-from flask_babel import gettext
-from openpyxl import load_workbook
-from openpyxl.comments import Comment
-from openpyxl.styles import PatternFill
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -18,8 +13,6 @@ from models.enrolment import Enrolment, ImportBatch, Person
 from models.organisation import Enterprise
 from models.states import PlanPhase, ReviewState
 from models.training import TrainingPlan
-
-BAD_CELL = PatternFill("solid", fgColor="FFC7CE")
 
 
 class EnrolmentRefused(DomainError):
@@ -201,23 +194,8 @@ def remove_trainee(enrolment_id: int, user: Any) -> None:
 
 
 def annotated_workbook(data: bytes, report: roster_rules.Report) -> bytes:
-    """The uploaded workbook with every bad cell filled red and a comment saying why."""
-    workbook = load_workbook(io.BytesIO(data))
-    sheet = workbook[roster_rules.SHEET] if roster_rules.SHEET in workbook.sheetnames \
-        else workbook.worksheets[0]
-    notes: dict[tuple[int, int], list[str]] = {}
-    for error in report.errors:
-        if error.row is None or error.column not in report.columns and error.column is not None:
-            continue
-        column = report.columns.get(error.column, 0) + 1 if error.column else 1
-        notes.setdefault((error.row, column), []).append(error.message)
-    for (row, column), messages in notes.items():
-        cell = sheet.cell(row=row, column=column)
-        cell.fill = BAD_CELL
-        cell.comment = Comment("\n".join(messages), gettext("Jianpei check"))
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    """The uploaded roster with every bad cell filled red and a comment saying why."""
+    return roster_rules.annotated_workbook(data, report, roster_rules.SHEET)
 
 
 def live_enrolments(plan_id: int, enterprise_id: int) -> list[Enrolment]:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.integrations.storage import storage
 from app.services import audit, clock
-from app.services.documents import cjk_font
+from app.services.documents import cjk_font, wrap
 from models.orders import Invoice, Order
 from models.states import OrderState
 
@@ -305,23 +305,11 @@ def _row(pdf, font, top, left, right, height, label, text, tail) -> None:
 
 def _text(pdf, font, text, x, y, width, size, max_lines) -> None:
     """Text from baseline y, wrapped into at most max_lines lines, smaller if it must."""
-    lines = _wrap(text, font, size, width)
+    lines = wrap(text, font, size, width)
     while len(lines) > max_lines and size > 6:
         size -= 0.5
-        lines = _wrap(text, font, size, width)
+        lines = wrap(text, font, size, width)
     pdf.setFont(font, size)
     for line in lines[:max_lines]:
         pdf.drawString(x, y, line)
         y -= size * 1.2
-
-
-def _wrap(text, font, size, width) -> list[str]:
-    """Break anywhere (Chinese has no spaces; reportlab's simpleSplit only breaks at them)."""
-    lines, line = [], ""
-    for char in text:
-        if line and stringWidth(line + char, font, size) > width:
-            lines.append(line)
-            line = char
-        else:
-            line += char
-    return lines + [line] if line else lines

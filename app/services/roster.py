@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 from flask_babel import gettext
 from openpyxl import load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import PatternFill
 from sqlalchemy import select
 
 from app.extensions import db
@@ -336,3 +338,26 @@ def check_against_plan(plan: TrainingPlan, report: Report) -> None:
             "The roster has %(rows)s trainees but the plan has %(left)s seats left.",
             rows=report.rows, left=max(seats_left, 0))))
 
+
+
+BAD_CELL = PatternFill("solid", fgColor="FFC7CE")
+
+
+def annotated_workbook(data: bytes, report: Report, sheet_name: str) -> bytes:
+    """The uploaded workbook with every bad cell of `sheet_name` (else the first sheet) filled
+    red and a comment saying why; an error of a missing column marks its row's first cell."""
+    workbook = load_workbook(io.BytesIO(data))
+    sheet = workbook[sheet_name] if sheet_name in workbook.sheetnames else workbook.worksheets[0]
+    notes: dict[tuple[int, int], list[str]] = {}
+    for error in report.errors:
+        if error.row is None:
+            continue
+        column = report.columns.get(error.column, 0) + 1
+        notes.setdefault((error.row, column), []).append(error.message)
+    for (row, column), messages in notes.items():
+        cell = sheet.cell(row=row, column=column)
+        cell.fill = BAD_CELL
+        cell.comment = Comment("\n".join(messages), gettext("Jianpei check"))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
