@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 MO := translations/zh_CN/LC_MESSAGES/messages.mo translations/en/LC_MESSAGES/messages.mo
 
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test translations messages setup clean system-deps
+.PHONY: run test translations messages setup clean system-deps serve-prod
 
 run: $(STAMP) $(MO) system-deps
 	$(BIN)/flask --app run setup --demo
@@ -16,11 +17,19 @@ run: $(STAMP) $(MO) system-deps
 test: $(STAMP) $(MO) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Debian packages the app and its tests need: a CJK TrueType font for PDFs and test licences.
-system-deps: $(CJK_FONT)
+# Debian packages the app and its tests need: a CJK TrueType font for PDFs and test licences;
+# chromium for the browser tests in tests/e2e (Playwright drives Debian's build).
+system-deps: $(CJK_FONT) $(CHROMIUM)
 
 $(CJK_FONT):
 	apt-get install -y fonts-wqy-microhei || (apt-get update && apt-get install -y fonts-wqy-microhei)
+
+$(CHROMIUM):
+	apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+
+# Production-style serving: DATABASE_URL (PostgreSQL) and REDIS_URL required; see README.
+serve-prod: $(STAMP) $(MO) system-deps
+	deploy/serve-prod.sh
 
 setup: $(STAMP) $(MO)
 	$(BIN)/flask --app run setup

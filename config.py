@@ -34,6 +34,20 @@ EMBEDDED_CONSUMER = True
 
 # Uploaded files live outside the web root under generated names.
 UPLOAD_DIR = str(INSTANCE_DIR / "uploads")
+# Uploaded files: "local" keeps them in UPLOAD_DIR (one host, or a folder every host mounts);
+# "s3" in a bucket of Amazon S3 or an S3-compatible service (app/integrations/storage.py).
+STORAGE_BACKEND = "local"
+S3_BUCKET = None
+# Only for S3-compatible services (MinIO, Aliyun OSS, ...); None means Amazon S3.
+S3_ENDPOINT_URL = None
+S3_REGION = None
+# Objects are named S3_PREFIX/<key>; "" puts them at the bucket's top level.
+S3_PREFIX = ""
+# "auto" lets boto3 choose; "path" for MinIO, "virtual" for services that only accept that.
+S3_ADDRESSING_STYLE = "auto"
+# None: boto3's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profile, instance role).
+S3_ACCESS_KEY_ID = None
+S3_SECRET_ACCESS_KEY = None
 
 # The one clock: every rule asks app.services.clock.now(). Seconds added to the wall clock,
 # so the demo and end-to-end tests can move time forward ("training has ended").
@@ -85,6 +99,14 @@ LANGUAGES = {
 SMS_BACKEND = "outbox"
 SMS_CODE_TEMPLATE = "【建培】您的验证码是{code}，{minutes}分钟内有效。如非本人操作，请忽略。"
 
+# Notifications: no trainee SMS in the quiet hours (held until the end hour), at most
+# SMS_DAILY_CAP messages a day to one phone, NOTIFY_RETRIES tries before a send is "failed";
+# an enterprise hears ORDER_REMINDER_MINUTES before an unpaid order expires.
+SMS_QUIET_HOURS = (22, 8)
+SMS_DAILY_CAP = 10
+NOTIFY_RETRIES = 3
+ORDER_REMINDER_MINUTES = 10
+
 # Registration documents (yyzz.jpg, cns.jpg, zzzs.jpg)
 DOCUMENT_MAX_BYTES = 2 * 1024 * 1024
 STAGED_UPLOAD_LIFETIME_MINUTES = 60
@@ -126,6 +148,14 @@ ENV_KEYS = (
     "REDIS_URL",
     "JIANPEI_ENV",
     "UPLOAD_DIR",
+    "STORAGE_BACKEND",
+    "S3_BUCKET",
+    "S3_ENDPOINT_URL",
+    "S3_REGION",
+    "S3_PREFIX",
+    "S3_ADDRESSING_STYLE",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
     "CLOCK_OFFSET_SECONDS",
     "PORT",
     "ALIPAY_GATEWAY",

@@ -45,6 +45,9 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     app.jinja_env.filters["mask_id"] = mask_id_number
     app.jinja_env.filters["mask_mobile"] = mask_mobile
+    from views.messages import unread_messages
+
+    app.jinja_env.globals["unread_messages"] = unread_messages
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: send_from_directory(app.static_folder, "favicon.png",
                                                  mimetype="image/png", max_age=86400))

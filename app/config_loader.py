@@ -35,6 +35,7 @@ def load_config(app: Flask, test_config: Optional[Mapping[str, Any]] = None) -> 
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     check_production(app.config)
+    check_storage(app.config)
 
 
 def normalize_database_url(url: str) -> str:
@@ -66,3 +67,16 @@ def check_production(config: Mapping[str, Any]) -> None:
         raise ConfigError("production needs an https:// MINISTRY_ENDPOINT (ID numbers travel)")
     if config.get("MINISTRY_API_TOKEN") in (None, "", config["DEFAULT_MINISTRY_API_TOKEN"]):
         raise ConfigError("production needs MINISTRY_API_TOKEN (the ministry's, not the default)")
+
+
+def check_storage(config: Mapping[str, Any]) -> None:
+    """File storage settings, in every environment: a typo should stop the start, not an upload."""
+    backend = config.get("STORAGE_BACKEND", "local")
+    if backend not in ("local", "s3"):
+        raise ConfigError(f"STORAGE_BACKEND must be \"local\" or \"s3\", not {backend!r}")
+    if backend == "s3" and not config.get("S3_BUCKET"):
+        raise ConfigError("STORAGE_BACKEND=s3 needs S3_BUCKET")
+    if bool(config.get("S3_ACCESS_KEY_ID")) != bool(config.get("S3_SECRET_ACCESS_KEY")):
+        raise ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are set together or not at all")
+    if config.get("S3_ADDRESSING_STYLE", "auto") not in ("auto", "path", "virtual"):
+        raise ConfigError("S3_ADDRESSING_STYLE must be \"auto\", \"path\" or \"virtual\"")

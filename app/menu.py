@@ -10,12 +10,14 @@ from views.audit import AuditLogView
 from views.auth import ForgotPasswordView
 from views.enrolled import EnrolledView
 from views.enrolment import EnrolmentView, PhotoView
+from views.messages import MessageView
 from views.my_enterprise import MyEnterpriseView
 from views.orders import OrderView, payments
 from views.organisation import DocumentView, EnterpriseView, InstitutionView
 from views.public import CertificateLookupView, VerifyView
 from views.registration import RegisterView
 from views.review import EnterpriseReviewView
+from views.trainees import TraineeView
 from views.training import OpenPlanView, TrainingPlanView
 
 MY_ENTERPRISE = "MyEnterprise"
@@ -50,6 +52,7 @@ ENTRIES = (
     Entry(OpenPlanView, "OpenPlans", _l("Plans open for enrolment"), ENROLMENT, "fa-list"),
     Entry(OrderView, "Orders", _l("Orders"), ENROLMENT, "fa-credit-card"),
     Entry(EnrolledView, "Enrolled", _l("Enrolled"), ENROLMENT, "fa-users"),
+    Entry(TraineeView, "TraineeSearch", _l("Trainee search"), ENROLMENT, "fa-search"),
     Entry(EnterpriseReviewView, "EnterpriseReview", _l("Enterprise review"), REVIEW, "fa-gavel"),
     Entry(EnterpriseView, "Enterprises", _l("Enterprises"), ORGANISATIONS, "fa-industry"),
     Entry(InstitutionView, "Institutions", _l("Training institutions"), ORGANISATIONS, "fa-university"),
@@ -64,6 +67,7 @@ ENTRIES = (
     Entry(RegisterView),
     Entry(ForgotPasswordView),
     Entry(CertificateLookupView),
+    Entry(MessageView),
     Entry(VerifyView),
 )
 

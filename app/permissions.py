@@ -11,10 +11,12 @@ from app.menu import CONSOLE_LINK, ENTRIES
 LIST_SHOW = frozenset({"can_list", "can_show"})
 API_READ = frozenset({"can_get", "can_info"})
 DOWNLOAD = frozenset({"can_download"})
+SEARCH = frozenset({"can_list", "can_show", "can_export"})
 
 # Everyone who signs in may see and change their own password.
 OWN_ACCOUNT = {
     "UserDBModelView": frozenset({"can_userinfo", "resetmypassword"}),
+    "MessageView": frozenset({"can_list"}),
     "ResetMyPasswordView": frozenset({"can_this_form_get", "can_this_form_post"}),
 }
 
@@ -32,6 +34,7 @@ REGULATOR = {
     "AssessmentPlanView": LIST_SHOW,
     "ScoreReportView": LIST_SHOW,
     "CertificateView": LIST_SHOW,
+    "TraineeView": SEARCH,
     **OWN_ACCOUNT,
 }
 # Plans, assessment plans and score reports are reviewed by the city authority of their
@@ -49,8 +52,9 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "OpenPlanView": LIST_SHOW,
         "EnrolmentView": frozenset({"can_list", "can_enrol"}),
         "OrderView": LIST_SHOW | {"can_order", "can_invoice"},
-        "EnrolledView": frozenset({"can_list", "can_tickets"}),
+        "EnrolledView": frozenset({"can_list", "can_tickets", "can_notify"}),
         "CertificateView": LIST_SHOW,
+        "TraineeView": SEARCH,
         "PhotoView": DOWNLOAD,
         "TrainingPlanView": frozenset({"can_show"}),
         "DocumentView": DOWNLOAD,
@@ -65,6 +69,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "AssessmentPlanView": LIST_SHOW | {"can_prepare", "can_scores"},
         "ScoreReportView": LIST_SHOW,
         "CertificateView": LIST_SHOW,
+        "TraineeView": SEARCH,
         **OWN_ACCOUNT,
     },
     security.CITY_REGULATOR: CITY_REGULATOR,

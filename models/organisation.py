@@ -29,6 +29,10 @@ class Enterprise(Model):
     province_owned: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     contact_person: Mapped[Optional[str]] = mapped_column(String(32))
     contact_mobile: Mapped[Optional[str]] = mapped_column(String(11))
+    # The contact may decline informational SMS (invoices, certificates); in-app messages and
+    # what needs action (review results, an order about to expire) still come.
+    sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0",
+                                              nullable=False)
     licence_file: Mapped[Optional[str]] = mapped_column(String(64))
     commitment_file: Mapped[Optional[str]] = mapped_column(String(64))
     qualification_file: Mapped[Optional[str]] = mapped_column(String(64))

@@ -60,7 +60,7 @@ def in_app_context(fn):
 
 
 def _register_task_modules() -> None:
-    from tasks import certificates, invoices, maintenance, ocr, payments  # noqa: F401
+    from tasks import certificates, exports, invoices, maintenance, notifications, ocr, payments  # noqa: F401
 
 
 _register_task_modules()

@@ -2,18 +2,20 @@
 scores, certificates — and downloads their admission tickets (准考证)."""
 import io
 
-from flask import abort, g, send_file
+from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext
 
-from app.services import DomainError, progress, tickets
+from app.services import DomainError, notifications, progress, tickets
 
 
 class EnrolledView(BaseView):
     route_base = "/enrolled"
     default_view = "plans"
     method_permission_name = {"plans": "list", "plan": "list", "ticket": "tickets",
-                              "plan_tickets": "tickets"}
-    base_permissions = ["can_list", "can_tickets"]
+                              "plan_tickets": "tickets", "notify_preview": "notify",
+                              "notify_send": "notify"}
+    base_permissions = ["can_list", "can_tickets", "can_notify"]
 
     @expose("/")
     @has_access
@@ -49,6 +51,42 @@ class EnrolledView(BaseView):
             abort(404)
         return self._pdf(tickets.tickets_pdf(found),
                          tickets.plan_tickets_filename(found[0].assessment))
+
+    @expose("/<int:plan_id>/notify", methods=["POST"])
+    @has_access
+    def notify_preview(self, plan_id, needs_confirmation=None):
+        """The exact texts, trainee by trainee, before anything is sent."""
+        ids = request.form.getlist("ids", type=int)
+        kind = request.form.get("kind", "")
+        try:
+            items = notifications.preview(g.user, ids, kind)
+        except DomainError as error:
+            if isinstance(error, notifications.NotFound):
+                abort(404)
+            flash(str(error), "warning")
+            return redirect(url_for(".plan", plan_id=plan_id))
+        return self.render_template("enrolled/notify.html", plan_id=plan_id, items=items,
+                                    kind=kind, needs_confirmation=needs_confirmation)
+
+    @expose("/<int:plan_id>/notify/send", methods=["POST"])
+    @has_access
+    def notify_send(self, plan_id):
+        ids = request.form.getlist("ids", type=int)
+        kind = request.form.get("kind", "")
+        try:
+            sent = notifications.send(g.user, ids, kind,
+                                      confirm_repeat=request.form.get("repeat") == "1")
+        except notifications.NeedsConfirmation as error:
+            flash(str(error), "warning")
+            return self.notify_preview(plan_id, needs_confirmation=error.names)
+        except DomainError as error:
+            if isinstance(error, notifications.NotFound):
+                abort(404)
+            flash(str(error), "danger")
+            return redirect(url_for(".plan", plan_id=plan_id))
+        flash(gettext("%(n)s notices are on their way; their delivery shows on each trainee's "
+                      "details page.", n=sent), "success")
+        return redirect(url_for(".plan", plan_id=plan_id))
 
     @staticmethod
     def _pdf(data: bytes, name: str):

@@ -17,5 +17,7 @@ class HomeView(IndexView):
         return self.render_template(
             self.index_template,
             cards=dashboard.cards(current_user),
+            actions=dashboard.actions(current_user),
+            charts=dashboard.charts(current_user),
             role=security.primary_role(current_user),
         )

@@ -39,7 +39,8 @@ class ProfileForm(FlaskForm):
 class MyEnterpriseView(BaseView):
     route_base = "/my/enterprise"
     default_view = "info"
-    method_permission_name = {"info": "show", "edit": "edit", "mobile_code": "edit"}
+    method_permission_name = {"info": "show", "edit": "edit", "mobile_code": "edit",
+                              "sms_preference": "edit"}
     base_permissions = ["can_show", "can_edit"]
 
     def _enterprise(self) -> Enterprise:
@@ -87,6 +88,14 @@ class MyEnterpriseView(BaseView):
                 return redirect(url_for(".info"))
         return self.render_template("my_enterprise_edit.html", form=form, enterprise=enterprise,
                                     approved=approved)
+
+    @expose("/sms-preference", methods=["POST"])
+    @has_access
+    def sms_preference(self):
+        """Informational SMS to the contact on or off; what needs action always comes."""
+        enterprises.set_sms_opt_out(self._enterprise().id, request.form.get("opt_out") == "1")
+        flash(gettext("Saved."), "success")
+        return redirect(url_for(".info"))
 
     @expose("/mobile-code", methods=["POST"])
     @has_access

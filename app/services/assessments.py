@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import security
 from app.extensions import db
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, notifications
 from app.services.plans import phase
 from models.assessment import AdmissionTicket, AssessmentPlan
 from models.enrolment import Enrolment
@@ -148,6 +148,8 @@ def approve(assessment_id: int, reviewer: Any) -> AssessmentPlan:
     assessment = _transition(assessment, (AssessmentState.REPORTED.value,),
                              AssessmentState.APPROVED, None, "assessment.approve", commit=False)
     _make_tickets(assessment)
+    db.session.flush()
+    notifications.tickets_available(assessment)
     db.session.commit()
     return assessment
 
@@ -201,9 +203,13 @@ def _transition(assessment: AssessmentPlan, sources: tuple[str, ...], target: As
         db.session.rollback()
         raise InvalidState(N_("Someone changed this assessment plan meanwhile; please look again."))
     db.session.refresh(assessment)
-    audit.record(action, assessment, before=before,
-                 after={"state": target.value, "reason": reason},
-                 region_code=assessment.plan.region_code)
+    entry = audit.record(action, assessment, before=before,
+                         after={"state": target.value, "reason": reason},
+                         region_code=assessment.plan.region_code)
+    if target is AssessmentState.REPORTED:
+        notifications.assessment_reported(assessment, entry)
+    elif target is AssessmentState.REJECTED:
+        notifications.assessment_returned(assessment, entry)
     if commit:
         db.session.commit()
     return assessment

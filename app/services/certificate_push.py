@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.integrations import ministry
-from app.services import audit, clock
+from app.services import audit, clock, notifications
 from models.assessment import Certificate
 from models.states import CertificateState
 
@@ -116,9 +116,11 @@ def _push(certificate_id: int, attempts: int | None = None) -> str:
                                                 Certificate.state == GENERATED)
                       .values(state=PUSHED, pushed_at=clock.now(), last_error=None)).rowcount
     if moved:
-        audit.record("certificate.push", db.session.get(Certificate, certificate_id), after={
+        certificate = db.session.get(Certificate, certificate_id, populate_existing=True)
+        audit.record("certificate.push", certificate, after={
             "number": data["number"], "state": PUSHED, "ministry": answer.get("status")},
             region_code=region_code)
+        notifications.certificate_pushed(certificate)
     db.session.commit()
     db.session.expire_all()
     return PUSHED_NOW if moved else ALREADY

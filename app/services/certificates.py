@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import security
 from app.extensions import db
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, notifications
 from models.assessment import Certificate, CertificateSequence, Score, ScoreReport
 from models.enrolment import Enrolment
 from models.states import CertificateState, ScoreState
@@ -43,6 +43,7 @@ def approve_scores(report_id: int, reviewer: Any) -> list[Certificate]:
     _move(report, ScoreState.APPROVED, None)
     passed = [score.enrolment for score in report.scores if score.passed]
     certificates = generate(passed)
+    notifications.scores_approved(report)
     audit.record("scores.approve", report, after={
         "state": ScoreState.APPROVED.value, "certificates": [c.number for c in certificates]},
         region_code=report.assessment.plan.region_code)
@@ -58,9 +59,10 @@ def reject_scores(report_id: int, reviewer: Any, reason: str) -> ScoreReport:
         raise DomainError(N_("Please give the reason the score report does not pass."))
     report = reviewable_report(report_id, reviewer)
     _move(report, ScoreState.REJECTED, reason[:256])
-    audit.record("scores.reject", report, after={"state": ScoreState.REJECTED.value,
-                                                 "reason": reason[:256]},
-                 region_code=report.assessment.plan.region_code)
+    entry = audit.record("scores.reject", report, after={"state": ScoreState.REJECTED.value,
+                                                         "reason": reason[:256]},
+                         region_code=report.assessment.plan.region_code)
+    notifications.scores_returned(report, entry)
     db.session.commit()
     return report
 

@@ -11,7 +11,18 @@ from werkzeug.security import generate_password_hash
 from app import security
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, accounts, audit, clock, sms_codes
+from app.services import (
+    N_,
+    DomainError,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    accounts,
+    audit,
+    clock,
+    notifications,
+    sms_codes,
+)
 from app.services import uploads as staged
 from app.services.codes import is_valid_uscc, normalize_uscc
 from models.accounts import StagedUpload
@@ -117,8 +128,9 @@ def register(data: RegistrationData, tokens: dict[str, Optional[str]]) -> Enterp
     _create_account(enterprise, data.password)
     for upload in documents.values():
         db.session.delete(upload)  # the files now belong to the enterprise
-    audit.record("enterprise.register", enterprise,
-                 after={"uscc": enterprise.uscc, "authority": authority.name})
+    entry = audit.record("enterprise.register", enterprise,
+                         after={"uscc": enterprise.uscc, "authority": authority.name})
+    notifications.enterprise_pending(enterprise, entry)
     db.session.commit()
     return enterprise
 
@@ -200,14 +212,25 @@ def _decide(enterprise: Enterprise, state: ReviewState, reason: Optional[str]) -
     enterprise.review_state = state.value
     enterprise.review_reason = reason
     enterprise.reviewed_at = clock.now()
-    audit.record(f"enterprise.{'approve' if state == ReviewState.APPROVED else 'reject'}",
-                 enterprise, before=before, after=audit.changes(enterprise, ["review_state",
-                                                                             "review_reason"]))
+    entry = audit.record(
+        f"enterprise.{'approve' if state == ReviewState.APPROVED else 'reject'}", enterprise,
+        before=before, after=audit.changes(enterprise, ["review_state", "review_reason"]))
+    notifications.enterprise_reviewed(enterprise, entry)
     db.session.commit()
     return enterprise
 
 
 # ---- the enterprise's own changes --------------------------------------------------------
+
+def set_sms_opt_out(enterprise_id: int, opt_out: bool) -> None:
+    enterprise = db.session.get(Enterprise, enterprise_id)
+    before = {"sms_opt_out": enterprise.sms_opt_out}
+    enterprise.sms_opt_out = opt_out
+    audit.record("enterprise.sms_preference", enterprise, before=before,
+                 after={"sms_opt_out": opt_out})
+    db.session.commit()
+
+
 
 @dataclass
 class ProfileChange:
@@ -270,8 +293,11 @@ def update_profile(enterprise_id: int, user: Any, change: ProfileChange,
             setattr(enterprise, DOCUMENT_COLUMNS[slot], key)
         if staged.LICENCE in new_keys:
             enterprise.ocr_result = None  # read again once committed
-        audit.record("enterprise.update", enterprise, before={**before, **old_keys},
-                     after={**audit.changes(enterprise, list(PROFILE_FIELDS)), **new_keys})
+        entry = audit.record("enterprise.update", enterprise, before={**before, **old_keys},
+                             after={**audit.changes(enterprise, list(PROFILE_FIELDS)), **new_keys})
+        if enterprise.review_state == ReviewState.PENDING.value \
+                and before.get("review_state") != ReviewState.PENDING.value:
+            notifications.enterprise_pending(enterprise, entry)
         db.session.commit()
     except Exception:
         db.session.rollback()

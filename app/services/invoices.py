@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import audit, clock
+from app.services import audit, clock, notifications
 from app.services.documents import cjk_font, wrap
 from models.orders import Invoice, Order
 from models.states import OrderState
@@ -153,6 +153,7 @@ def _issue_one(order_id: int, day: dt.date) -> str | None:
                    "issued_on": day.isoformat()},
             region_code=order.plan.region_code,
         )
+        notifications.invoice_issued(invoice)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

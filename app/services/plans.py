@@ -8,7 +8,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app import security
 from app.extensions import db
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, notifications
 from models.organisation import Enterprise
 from models.reference import PROVINCE_CODE, Region
 from models.states import PlanPhase, PlanState, ReviewState
@@ -217,7 +217,9 @@ def _transition(plan: TrainingPlan, state: PlanState, reason: Optional[str],
     before = audit.changes(plan, ["review_state", "review_reason"])
     plan.review_state = state.value
     plan.review_reason = reason
-    audit.record(action, plan, before=before,
-                 after=audit.changes(plan, ["review_state", "review_reason"]))
+    entry = audit.record(action, plan, before=before,
+                         after=audit.changes(plan, ["review_state", "review_reason"]))
+    if state == PlanState.SUBMITTED:
+        notifications.plan_submitted(plan, entry)
     db.session.commit()
     return plan

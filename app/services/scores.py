@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.services import N_, DomainError, audit, clock
+from app.services import N_, DomainError, audit, clock, notifications
 from app.services import roster as roster_rules
 from app.services.assessments import own_assessment, paid_enrolments
 from models.assessment import AssessmentPlan, Score, ScoreReport
@@ -365,6 +365,9 @@ def import_scores(assessment_id: int, user: Any, data: bytes, filename: str) -> 
             "assessment": assessment.id, "state": ScoreState.ACCEPTED.value,
             "rows": len(report.scores), "passed": sum(s.passed for s in report.scores),
             "file": filename[:255]}, region_code=assessment.plan.region_code)
+        db.session.flush()
+        db.session.refresh(score_report)
+        notifications.scores_accepted(score_report)
         db.session.commit()
     except IntegrityError:  # a parallel first import made the report, or its scores
         db.session.rollback()

@@ -1,0 +1,213 @@
+"""报名人员查询: search keys, filters, the four progress columns in every combination of
+states, paging and sorting, the detail page's sections, and who may see what."""
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+import pytest
+
+from app import security
+from app.extensions import db
+from app.services import trainees
+from app.services.trainees import Search
+from models.assessment import Score, ScoreReport
+from models.enrolment import Person
+from models.reference import Occupation
+from tests.assessment_factories import (
+    gen_assessment,
+    gen_certificate,
+    gen_finished_plan,
+    gen_paid_trainees,
+)
+from tests.factories import (
+    dictionary_value,
+    gen_enterprise,
+    gen_institution,
+    gen_plan,
+    gen_regulator,
+    gen_user,
+)
+from tests.helpers import path, visible_text
+from tests.order_factories import gen_trainees
+
+T0 = dt.datetime(2026, 11, 28, 10, 0)
+
+
+@pytest.fixture
+def world(app):
+    app.config["CLOCK_FROZEN_AT"] = T0
+    enterprise = gen_enterprise("330100")
+    plan = gen_plan(gen_institution("330100"))
+    people = gen_trainees(enterprise, plan, 3)
+    for enrolment, (name, number, mobile) in zip(people, [
+            ("张三", "330106199001011234", "13912345678"),
+            ("张三丰", "330106199202024321", "13912340000"),
+            ("李四", "330203198803035678", "13800001111")]):
+        from app.services.codes import id_check_digit
+
+        enrolment.person.name = name
+        enrolment.person.id_number = number[:17] + id_check_digit(number[:17])
+        enrolment.person.mobile = mobile
+    db.session.commit()
+    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    return {"enterprise": enterprise, "plan": plan, "people": people, "user": user}
+
+
+def _names(query: Search, user) -> list[str]:
+    rows, _total = trainees.search(query, user)
+    return sorted(r.person.name for r in rows)
+
+
+def test_search_by_each_key_exact_or_prefix(world):
+    user, people = world["user"], world["people"]
+    full_id = people[0].person.id_number
+    assert _names(Search(q=full_id), user) == ["张三"]
+    assert _names(Search(q=full_id[:10]), user) == ["张三"]
+    assert _names(Search(q="330106"), user) == ["张三", "张三丰"]
+    assert _names(Search(q="张三"), user) == ["张三", "张三丰"]  # exact or prefix
+    assert _names(Search(q="张三丰"), user) == ["张三丰"]
+    assert _names(Search(q="13912345678"), user) == ["张三"]
+    assert _names(Search(q="1391234"), user) == ["张三", "张三丰"]
+    assert _names(Search(q="138"), user) == ["李四"]
+    assert _names(Search(q="王"), user) == []
+    assert _names(Search(q=full_id.lower()), user) == ["张三"]  # an x check digit, typed small
+
+
+def test_only_the_users_scope_is_searched(world):
+    other = gen_enterprise("330200")
+    gen_trainees(other, gen_plan(gen_institution("330200")), 2)
+    assert len(_names(Search(), world["user"])) == 3
+    assert len(_names(Search(), gen_regulator("330100"))) == 3
+    assert len(_names(Search(), gen_regulator("330200"))) == 2
+    assert len(_names(Search(), gen_regulator("330000", security.PROVINCE_REGULATOR))) == 5
+    someone = gen_user(security.ENTERPRISE, enterprise_id=other.id)
+    assert len(_names(Search(q="张三"), someone)) == 0
+
+
+ASSESSMENTS = [None, "draft", "reported", "approved", "rejected"]
+SCORES = [None, "accepted", "approved", "rejected"]
+CERTIFICATES = [None, "generated", "pushed"]
+
+
+def test_the_four_progress_columns_in_every_combination(app):
+    app.config["CLOCK_FROZEN_AT"] = T0
+    institution = gen_institution("330100")
+    user = gen_regulator("330100")
+    expected = {}
+    for assessment_state, score_state, certificate_state in itertools.product(
+            ASSESSMENTS, SCORES, CERTIFICATES):
+        plan = gen_finished_plan(institution)
+        enrolment = gen_paid_trainees(plan, 1)[0]
+        if assessment_state:
+            assessment = gen_assessment(plan, state=assessment_state)
+            if score_state:
+                report = ScoreReport(assessment_id=assessment.id, state=score_state,
+                                     imported_at=T0)
+                report.scores = [Score(enrolment_id=enrolment.id, theory=Decimal(80),
+                                       practical=Decimal(80), passed=True)]
+                db.session.add(report)
+                db.session.commit()
+        if certificate_state:
+            gen_certificate(enrolment, state=certificate_state)
+        expected[enrolment.id] = (
+            assessment_state or "draft",
+            (score_state if assessment_state else None) or "not_reported",
+            certificate_state or "not_generated")
+    # Other phases: enrolling, enrolment closed.
+    enrolling = gen_trainees(gen_enterprise(), gen_plan(institution), 1)[0]
+    closed_plan = gen_plan(institution, enrol_start=T0 - dt.timedelta(days=20),
+                           enrol_end=T0 - dt.timedelta(days=1),
+                           train_start=T0.date(), train_end=T0.date() + dt.timedelta(days=5))
+    closed = gen_trainees(gen_enterprise(), closed_plan, 1)[0]
+
+    rows, total = trainees.search(Search(), user, per_page=1000)
+    assert total == len(expected) + 2
+    seen = {r.enrolment.id: r for r in rows}
+    for enrolment_id, (assessment_state, score_state, certificate_state) in expected.items():
+        row = seen[enrolment_id]
+        assert row.phase.value == "training_ended"
+        assert (row.assessment.value, row.score.value, row.certificate.value) == (
+            assessment_state, score_state, certificate_state)
+    assert seen[enrolling.id].phase.value == "enrolling"
+    assert seen[closed.id].phase.value == "enrolment_closed"
+
+    # Each filter returns exactly the rows in that state.
+    for name, position, states in (("assessment", 0, ASSESSMENTS), ("score", 1, SCORES),
+                                   ("certificate", 2, CERTIFICATES)):
+        for state in {s or d for s in states
+                      for d in ("draft", "not_reported", "not_generated")[position:position + 1]}:
+            found, _ = trainees.search(Search(**{name: state}), user, per_page=1000)
+            want = {i for i, e in expected.items() if e[position] == state}
+            if state in ("draft", "not_reported", "not_generated"):
+                want |= {enrolling.id, closed.id}
+            assert {r.enrolment.id for r in found} == want, (name, state)
+    for phase, ids in (("enrolling", {enrolling.id}), ("enrolment_closed", {closed.id}),
+                       ("training_ended", set(expected))):
+        found, _ = trainees.search(Search(phase=phase), user, per_page=1000)
+        assert {r.enrolment.id for r in found} == ids
+
+
+def test_filters_by_plan_occupation_and_year_and_pages_sorted(app, world):
+    plan, user = world["plan"], world["user"]
+    mason = dictionary_value(Occupation, "砌筑工")
+    other_plan = gen_plan(gen_institution(), occupation_id=mason.id,
+                          train_start=dt.date(2025, 3, 1), train_end=dt.date(2025, 3, 20),
+                          enrol_start=dt.datetime(2025, 1, 1), enrol_end=dt.datetime(2025, 2, 1))
+    gen_trainees(world["enterprise"], other_plan, 25)
+    assert len(_names(Search(plan_id=plan.id), user)) == 3
+    assert trainees.search(Search(occupation_id=mason.id), user)[1] == 25
+    assert trainees.search(Search(year=2025), user)[1] == 25
+    assert trainees.search(Search(year=T0.year), user)[1] == 3
+    first, total = trainees.search(Search(sort="name", desc=False), user)
+    second, _ = trainees.search(Search(sort="name", desc=False, page=2), user)
+    assert total == 28 and len(first) == 20 and len(second) == 8
+    names = [r.person.name for r in first + second]
+    assert names == sorted(names)
+    assert not {r.enrolment.id for r in first} & {r.enrolment.id for r in second}
+
+
+def test_the_search_page_shows_masked_rows_with_labels(app, world, login_as):
+    client = app.test_client()
+    login_as(client, world["user"])
+    page = client.get(path("TraineeView.search", q="张三")).get_data(as_text=True)
+    text = visible_text(page)
+    number = world["people"][0].person.id_number
+    assert "张三丰" in text and "李四" not in text and "找到 2 名学员" in text
+    assert number not in text and number[:4] + "**********" + number[-4:] in text
+    assert "139****5678" in text and "13912345678" not in text
+    assert "报名中" in text and "未上报" in text and "证书未生成" in text
+    assert 'class="label label-primary"' in page
+
+
+def test_the_detail_page_sections_and_access(app, world, login_as):
+    from app.services import orders
+
+    enterprise, plan = world["enterprise"], world["plan"]
+    enrolment = world["people"][0]
+    orders.create_order(plan.id, world["user"])
+    owner = app.test_client()
+    login_as(owner, world["user"])
+    page = visible_text(owner.get(path("TraineeView.detail", enrolment_id=enrolment.id))
+                        .get_data(as_text=True))
+    for section in ("申报信息", "培训信息", "考核信息", "证书信息"):
+        assert section in page
+    person = db.session.get(Person, enrolment.person_id)
+    assert person.id_number in page and "待支付" in page and "订单已生成" in page
+    assert enterprise.name in page
+
+    stranger = app.test_client()
+    login_as(stranger, gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id))
+    assert stranger.get(path("TraineeView.detail", enrolment_id=enrolment.id)).status_code == 404
+    ningbo = app.test_client()
+    login_as(ningbo, gen_regulator("330200"))
+    assert ningbo.get(path("TraineeView.detail", enrolment_id=enrolment.id)).status_code == 404
+    hangzhou = app.test_client()
+    login_as(hangzhou, gen_regulator("330100"))
+    assert person.id_number in hangzhou.get(path("TraineeView.detail",
+                                                 enrolment_id=enrolment.id)).get_data(
+        as_text=True)
+    institution = app.test_client()
+    login_as(institution, gen_user(security.INSTITUTION, institution_id=plan.institution_id))
+    seen = institution.get(path("TraineeView.detail", enrolment_id=enrolment.id)).get_data(
+        as_text=True)
+    assert person.name in seen and person.id_number not in seen  # the institution: masked

@@ -1,0 +1,99 @@
+"""报名人员查询: enterprises (their trainees) and authorities (their region) search trainees,
+see the four progress columns, open 详情, and export the result."""
+import io
+
+from flask import abort, g, jsonify, redirect, request, send_file, url_for
+from flask_appbuilder import BaseView, expose, has_access
+
+from app.extensions import db
+from app.integrations.storage import storage
+from app.security import scoped_select
+from app.services import DomainError, exports, trainees
+from app.services.dictionaries import active_values
+from models.reference import Occupation
+from models.states import AssessmentState, CertificateState, PlanPhase, ScoreState
+from models.training import TrainingPlan
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# Bootstrap label colours for each progress state.
+STYLES = {
+    PlanPhase.NOT_OPEN: "default", PlanPhase.ENROLLING: "primary",
+    PlanPhase.ENROLMENT_CLOSED: "info", PlanPhase.TRAINING_ENDED: "success",
+    AssessmentState.DRAFT: "default", AssessmentState.REPORTED: "warning",
+    AssessmentState.APPROVED: "success", AssessmentState.REJECTED: "danger",
+    ScoreState.NOT_REPORTED: "default", ScoreState.ACCEPTED: "warning",
+    ScoreState.APPROVED: "success", ScoreState.REJECTED: "danger",
+    CertificateState.NOT_GENERATED: "default", CertificateState.GENERATED: "warning",
+    CertificateState.PUSHED: "success",
+}
+
+
+class TraineeView(BaseView):
+    route_base = "/trainees"
+    default_view = "search"
+    method_permission_name = {"search": "list", "detail": "show", "export": "export",
+                              "export_status": "export", "export_file": "export"}
+    base_permissions = ["can_list", "can_show", "can_export"]
+
+    @expose("/")
+    @has_access
+    def search(self):
+        query = trainees.Search.from_args(request.args)
+        rows, total = trainees.search(query, g.user)
+        pages = max((total + trainees.PER_PAGE - 1) // trainees.PER_PAGE, 1)
+        return self.render_template(
+            "trainees/search.html", query=query, rows=rows, total=total, pages=pages,
+            args={k: v for k, v in request.args.items() if k != "page"}, styles=STYLES,
+            plans=db.session.scalars(scoped_select(TrainingPlan).order_by(
+                TrainingPlan.train_start.desc()).limit(200)).all(),
+            occupations=active_values(Occupation), phases=list(PlanPhase),
+            assessment_states=list(AssessmentState), score_states=list(ScoreState),
+            certificate_states=list(CertificateState), sorts=trainees.SORTS,
+            sync_limit=exports.SYNC_LIMIT)
+
+    @expose("/<int:enrolment_id>")
+    @has_access
+    def detail(self, enrolment_id):
+        try:
+            found = trainees.detail(enrolment_id, g.user)
+        except DomainError:
+            abort(404)
+        return self.render_template("trainees/detail.html", d=found, styles=STYLES)
+
+    @expose("/export", methods=["POST"])
+    @has_access
+    def export(self):
+        query = trainees.Search.from_args(request.form)
+        if trainees.count(query, g.user) <= exports.SYNC_LIMIT:
+            return send_file(io.BytesIO(exports.sync_bytes(query, g.user)), mimetype=XLSX,
+                             as_attachment=True, download_name="报名人员.xlsx")
+        job = exports.start(query, g.user)
+        return redirect(url_for(".export_status", export_id=job.id))
+
+    @expose("/exports/<int:export_id>")
+    @has_access
+    def export_status(self, export_id):
+        try:
+            job = exports.own_export(export_id, g.user)
+        except DomainError:
+            abort(404)
+        state = exports.progress(job)
+        if request.args.get("format") == "json":
+            state["download"] = url_for(".export_file", export_id=job.id) if state["done"] else None
+            return jsonify(state)
+        return self.render_template("trainees/export.html", job=job, state=state)
+
+    @expose("/exports/<int:export_id>/报名人员.xlsx")
+    @has_access
+    def export_file(self, export_id):
+        try:
+            job = exports.own_export(export_id, g.user)
+        except DomainError:
+            abort(404)
+        if job.state != "done" or not job.file_key or not storage().exists(job.file_key):
+            abort(404)
+        return send_file(storage().open(job.file_key), mimetype=XLSX, as_attachment=True,
+                         download_name="报名人员.xlsx")
+
+
