@@ -84,8 +84,12 @@ OWN_ORGANISATION_VIEWS = {"MyEnterpriseView": "EnterpriseInfo", "OpenPlanView": 
 
 
 def admin_excluded() -> set[str]:
-    """View menus (and menu items) Admin does not get."""
-    return set(OWN_ORGANISATION_VIEWS) | {m for m in OWN_ORGANISATION_VIEWS.values() if m}
+    """View menus (and menu items) Admin does not get; also the 企业 category, whose every
+    item is an enterprise's own."""
+    from app.menu import MY_ENTERPRISE
+
+    return set(OWN_ORGANISATION_VIEWS) | {m for m in OWN_ORGANISATION_VIEWS.values() if m} \
+        | {MY_ENTERPRISE}
 
 def entry_permission(view) -> str:
     """The permission that opens a view's default page (can_list for model views)."""

@@ -71,6 +71,9 @@ def test_search_by_each_key_exact_or_prefix(world):
     assert _names(Search(q="138"), user) == ["李四"]
     assert _names(Search(q="王"), user) == []
     assert _names(Search(q=full_id.lower()), user) == ["张三"]  # an x check digit, typed small
+    people[2].person.name = "张三\U00020000"  # a rare character outside the basic plane
+    db.session.commit()
+    assert _names(Search(q="张三"), user) == sorted(["张三", "张三\U00020000", "张三丰"])
 
 
 def test_only_the_users_scope_is_searched(world):

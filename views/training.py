@@ -8,6 +8,8 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from wtforms import DateTimeLocalField
+from wtforms.validators import InputRequired
 
 from app.security import ROW_SCOPE, acting_user, get_scoped
 from app.services import DomainError, assessments, plans, roster_template
@@ -41,6 +43,16 @@ PLAN_LABELS = {
 FORM_COLUMNS = ["occupation", "level", "quota", "fee", "enrol_start", "enrol_end", "train_start",
                 "train_end", "venue", "region", "contact", "notes"]
 ACTIVE = [["active", FilterEqual, True]]
+# Enrolment opens and closes at a time of day: the browser's own date-and-time input (FAB's
+# picker is date-only and cut the time off). Typed "2026-12-01 09:00:00" is accepted too.
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+WINDOW_FIELDS = {
+    "enrol_start": DateTimeLocalField(_l("Enrolment opens"), format=DATETIME_FORMATS,
+                                      validators=[InputRequired()]),
+    "enrol_end": DateTimeLocalField(_l("Enrolment closes"), format=DATETIME_FORMATS,
+                                    validators=[InputRequired()],
+                                    description=_l("Enrolment is open until this moment.")),
+}
 
 
 class TrainingPlanView(JianpeiModelView):
@@ -61,6 +73,7 @@ class TrainingPlanView(JianpeiModelView):
                     "review_state_label", "review_reason", "phase_label", "seats_reserved",
                     "seats_paid", "seats_left"]
     add_columns = edit_columns = FORM_COLUMNS
+    add_form_extra_fields = edit_form_extra_fields = WINDOW_FIELDS
     search_columns = ["occupation", "level", "institution", "region", "review_state"]
     base_order = ("enrol_start", "desc")
     show_template = "plan_show.html"
@@ -69,8 +82,6 @@ class TrainingPlanView(JianpeiModelView):
     }
     description_columns = {
         "fee": _l("Yuan per trainee, up to two decimals."),
-        "enrol_start": _l("Date and time, e.g. 2026-12-01 09:00:00"),
-        "enrol_end": _l("Enrolment is open until this moment."),
     }
 
     def _get_show_widget(self, pk, item, **kwargs):

@@ -92,7 +92,7 @@ class Row:
 
 def _prefix(column, text: str):
     """column starts with text, as a range the column's index can serve (LIKE often cannot)."""
-    return and_(column >= text, column < text + "\uffff")
+    return and_(column >= text, column < text + "\U0010ffff")  # past every character
 
 
 def _text_clause(q: str):
@@ -108,7 +108,7 @@ def _text_clause(q: str):
             clauses.append(Person.mobile == number if len(number) == 11
                            else _prefix(Person.mobile, number))
         return or_(*clauses)
-    return or_(Person.name == q, _prefix(Person.name, q))
+    return _prefix(Person.name, q)  # the exact name is in the range too
 
 
 # Progress, as SQL (for filters) and as states (for rows) --------------------------------------
