@@ -75,8 +75,8 @@ RATELIMIT_ENABLED = True
 AUTH_RATE_LIMITED = True
 AUTH_RATE_LIMIT = "10 per minute"  # per client address
 AUTH_ACCOUNT_RATE_LIMIT = "20 per hour"  # per account, from any address
-PUBLIC_FORM_RATE_LIMIT = "60 per hour"
-CERTIFICATE_LOOKUP_RATE_LIMIT = "30 per hour"  # 证书查询 on the login page, per address  # registration and password reset posts, per address
+PUBLIC_FORM_RATE_LIMIT = "60 per hour"  # registration and password reset posts, per address
+CERTIFICATE_LOOKUP_RATE_LIMIT = "30 per hour"  # 证书查询 on the login page, per address
 RATELIMIT_STORAGE_URI = "memory://"
 
 # Cookies and forms
