@@ -203,15 +203,6 @@ class AssessmentPlanView(JianpeiModelView):
         return send_file(storage().open(kept["key"]), as_attachment=True,
                          download_name="成绩导入表-错误标注.xlsx", mimetype=XLSX)
 
-    def _act(self, pk, action, done):
-        get_scoped(AssessmentPlan, pk)
-        try:
-            action()
-        except DomainError as error:
-            flash(str(error), "danger")
-        else:
-            flash(done, "success")
-        return redirect(url_for(".show", pk=pk))
 
     @staticmethod
     def _refused(error, back):

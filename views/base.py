@@ -1,6 +1,6 @@
 """What every Jianpei model view shares: readable booleans and empty cells, and actions that
 respect the row scope."""
-from flask import abort, request
+from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import ModelView, expose
 from flask_babel import lazy_gettext as _l
 
@@ -44,3 +44,18 @@ class JianpeiModelView(FormattedViewMixin, ModelView):
                 self.datamodel.get(pk, self._base_filters) is None for pk in pks):
             abort(404)
         return super().action_post()
+
+    def _act(self, pk, action, done):
+        """Run a state change on a row of this view in the user's scope (else 404), flash the
+        outcome (a refusal's own message) and go back to the row's page."""
+        from app.security import get_scoped
+        from app.services import DomainError
+
+        get_scoped(self.datamodel.obj, pk)
+        try:
+            action()
+        except DomainError as error:
+            flash(str(error), "danger")
+        else:
+            flash(done, "success")
+        return redirect(url_for(".show", pk=pk))

@@ -1,6 +1,6 @@
 """培训计划 for institutions (create, edit, submit), authorities (review) and everyone in scope;
 报名 for enterprises: the plans they can enrol in now, the roster template and photo rules."""
-from flask import flash, g, redirect, request, send_file, url_for
+from flask import flash, g, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
@@ -11,8 +11,8 @@ from markupsafe import Markup
 from wtforms import DateTimeLocalField
 from wtforms.validators import InputRequired
 
-from app.security import ROW_SCOPE, acting_user, get_scoped
-from app.services import DomainError, assessments, plans, roster_template
+from app.security import ROW_SCOPE, acting_user
+from app.services import assessments, plans, roster_template
 from models.reference import PROVINCE_CODE
 from models.states import PlanPhase
 from models.training import TrainingPlan
@@ -123,15 +123,6 @@ class TrainingPlanView(JianpeiModelView):
         return self._act(pk, lambda: plans.reject(pk, g.user, request.form.get("reason")),
                          gettext("The plan is rejected; the institution sees your reason."))
 
-    def _act(self, pk, action, done):
-        get_scoped(TrainingPlan, pk)
-        try:
-            action()
-        except DomainError as error:
-            flash(str(error), "danger")
-        else:
-            flash(done, "success")
-        return redirect(url_for(".show", pk=pk))
 
 
 class OpenForEnrolmentFilter(BaseFilter):
