@@ -29,7 +29,7 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # Longer than nothing, shorter than the load balancer's idle timeout (60 s on most).
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # Recycle workers now and then so a slow leak never takes a host down (jitter: not all at once).
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)  # thumbnails count: keep restarts rare
 max_requests_jitter = max_requests // 10
 
 # Logs: access and errors on stdout/stderr for the service manager (journald, docker).

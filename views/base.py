@@ -28,7 +28,24 @@ class FormattedViewMixin:
 
 class JianpeiModelView(FormattedViewMixin, ModelView):
     """Flask-AppBuilder's actions load their rows without the view's base filters and fail
-    with a 500 on an unknown action name; ours answer 404 and load rows within scope."""
+    with a 500 on an unknown action name; ours answer 404 and load rows within scope.
+
+    The search form's dropdowns of related rows (an order's enterprise, a plan's institution)
+    would list every row in the database: they offer only the rows in the user's scope.
+    """
+
+    def _init_forms(self):
+        from app.security import ROW_SCOPE
+
+        scoped = dict(self.search_form_query_rel_fields or {})
+        for column in self.search_columns:
+            if column in scoped or not self.datamodel.is_relation(column):
+                continue
+            related = self.datamodel.get_related_model(column)
+            if getattr(related, "__row_scope__", None) is not None:
+                scoped[column] = ROW_SCOPE
+        self.search_form_query_rel_fields = scoped
+        super()._init_forms()
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
