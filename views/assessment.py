@@ -248,27 +248,17 @@ class ScoreReportView(JianpeiModelView):
     @expose("/approve/<int:pk>", methods=["POST"])
     @has_access
     def approve(self, pk):
-        get_scoped(ScoreReport, pk)
-        try:
-            made = certificates.approve_scores(pk, g.user)
-        except DomainError as error:
-            flash(str(error), "danger")
-        else:
-            flash(gettext("Approved; %(n)s certificates were generated.", n=len(made)), "success")
-        return redirect(url_for(".show", pk=pk))
+        return self._act(pk, lambda: certificates.approve_scores(pk, g.user),
+                         lambda made: gettext("Approved; %(n)s certificates were generated.",
+                                              n=len(made)))
 
     @expose("/reject/<int:pk>", methods=["POST"])
     @has_access
     def reject(self, pk):
-        get_scoped(ScoreReport, pk)
-        try:
-            certificates.reject_scores(pk, g.user, request.form.get("reason"))
-        except DomainError as error:
-            flash(str(error), "danger")
-        else:
-            flash(gettext("Not passed; the institution sees your reason and reports again."),
-                  "success")
-        return redirect(url_for(".show", pk=pk))
+        return self._act(pk, lambda: certificates.reject_scores(pk, g.user,
+                                                                request.form.get("reason")),
+                         gettext("Not passed; the institution sees your reason and reports "
+                                 "again."))
 
 
 CERTIFICATE_LABELS = {

@@ -64,15 +64,15 @@ class JianpeiModelView(FormattedViewMixin, ModelView):
 
     def _act(self, pk, action, done):
         """Run a state change on a row of this view in the user's scope (else 404), flash the
-        outcome (a refusal's own message) and go back to the row's page."""
+        outcome (a refusal's own message; `done`, or `done(result)`) and go back to the row."""
         from app.security import get_scoped
         from app.services import DomainError
 
         get_scoped(self.datamodel.obj, pk)
         try:
-            action()
+            result = action()
         except DomainError as error:
             flash(str(error), "danger")
         else:
-            flash(done, "success")
+            flash(done(result) if callable(done) else done, "success")
         return redirect(url_for(".show", pk=pk))

@@ -47,10 +47,6 @@ def paid_count(plan_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(paid_enrolments(plan_id).subquery()))
 
 
-def state_of(plan: TrainingPlan) -> AssessmentState:
-    """A plan's assessment state as users read it: 未上报 until one is reported."""
-    assessment = assessment_of(plan.id)
-    return AssessmentState(assessment.state) if assessment else AssessmentState.DRAFT
 
 
 def assessment_of(plan_id: int) -> Optional[AssessmentPlan]:
@@ -225,12 +221,6 @@ def _make_tickets(assessment: AssessmentPlan) -> None:
             verify_token=secrets.token_hex(16), created_at=now))
 
 
-def tickets_of(assessment_id: int, enterprise_id: Optional[int] = None) -> list[AdmissionTicket]:
-    query = (select(AdmissionTicket).join(Enrolment, Enrolment.id == AdmissionTicket.enrolment_id)
-             .where(AdmissionTicket.assessment_id == assessment_id).order_by(AdmissionTicket.id))
-    if enterprise_id is not None:
-        query = query.where(Enrolment.enterprise_id == enterprise_id)
-    return list(db.session.scalars(query))
 
 
 def ticket_by_token(token: str) -> AdmissionTicket:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from app import security
 from app.extensions import db
 from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, notifications
-from models.assessment import Certificate, CertificateSequence, Score, ScoreReport
+from models.assessment import Certificate, CertificateSequence, ScoreReport
 from models.enrolment import Enrolment
 from models.states import CertificateState, ScoreState
 
@@ -152,6 +152,3 @@ def by_token(token: str) -> Certificate:
 def verify_url(certificate: Certificate) -> str:
     return current_app.config["PUBLIC_BASE_URL"] + "/verify/certificate/" + certificate.verify_token
 
-
-def score_of(enrolment_id: int) -> Optional[Score]:
-    return db.session.scalars(select(Score).where(Score.enrolment_id == enrolment_id)).one_or_none()

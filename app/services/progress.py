@@ -6,7 +6,7 @@ from typing import Any, Optional
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.services import NotFound
+from app.services import NotFound, scores
 from app.services.plans import phase
 from models.assessment import AdmissionTicket, AssessmentPlan, Certificate, Score, ScoreReport
 from models.enrolment import Enrolment
@@ -27,8 +27,7 @@ class PlanProgress:
 
     @property
     def score_state(self) -> ScoreState:
-        report = self.assessment.score_report if self.assessment else None
-        return ScoreState(report.state) if report else ScoreState.NOT_REPORTED
+        return scores.state_of(self.assessment) if self.assessment else ScoreState.NOT_REPORTED
 
     @property
     def tickets_ready(self) -> bool:
@@ -49,23 +48,25 @@ class TraineeProgress:
         return CertificateState(self.certificate.state)
 
 
-def plans_of(enterprise_id: int) -> list[PlanProgress]:
-    """The plans the enterprise has live trainees in, newest training first."""
-    rows = db.session.execute(
-        select(TrainingPlan, func.count(Enrolment.id))
-        .join(Enrolment, Enrolment.plan_id == TrainingPlan.id)
-        .where(Enrolment.enterprise_id == enterprise_id, Enrolment.status == "live")
-        .group_by(TrainingPlan.id).order_by(TrainingPlan.train_start.desc())).all()
+def plans_of(enterprise_id: int, plan_id: Optional[int] = None) -> list[PlanProgress]:
+    """The plans the enterprise has live trainees in (or just `plan_id`), newest first."""
+    query = (select(TrainingPlan, func.count(Enrolment.id))
+             .join(Enrolment, Enrolment.plan_id == TrainingPlan.id)
+             .where(Enrolment.enterprise_id == enterprise_id, Enrolment.status == "live")
+             .group_by(TrainingPlan.id).order_by(TrainingPlan.train_start.desc()))
+    if plan_id is not None:
+        query = query.where(TrainingPlan.id == plan_id)
+    rows = db.session.execute(query).all()
     assessments = {a.plan_id: a for a in db.session.scalars(select(AssessmentPlan).where(
         AssessmentPlan.plan_id.in_([plan.id for plan, _ in rows])))}
     return [PlanProgress(plan, count, phase(plan), assessments.get(plan.id)) for plan, count in rows]
 
 
 def plan_of(plan_id: int, enterprise_id: int) -> PlanProgress:
-    for progress in plans_of(enterprise_id):
-        if progress.plan.id == plan_id:
-            return progress
-    raise NotFound()
+    found = plans_of(enterprise_id, plan_id)
+    if not found:
+        raise NotFound()
+    return found[0]
 
 
 def trainees_of(plan_id: int, enterprise_id: int) -> list[TraineeProgress]:
