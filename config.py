@@ -77,6 +77,10 @@ AUTH_RATE_LIMIT = "10 per minute"  # per client address
 AUTH_ACCOUNT_RATE_LIMIT = "20 per hour"  # per account, from any address
 PUBLIC_FORM_RATE_LIMIT = "60 per hour"  # registration and password reset posts, per address
 CERTIFICATE_LOOKUP_RATE_LIMIT = "30 per hour"  # 证书查询 on the login page, per address
+# Alipay's notifications (/pay/notify), per address: far above what Alipay sends from one
+# address, retries included; a refused one is sent again by Alipay and asked by the return page.
+PAYMENT_NOTIFY_RATE_LIMIT = "120 per minute"
+MOBILE_CODE_RATE_LIMIT = "5 per hour;10 per day"  # 修改手机号 codes to new numbers, per user and per address
 RATELIMIT_STORAGE_URI = "memory://"
 
 # Cookies and forms
@@ -95,9 +99,30 @@ LANGUAGES = {
     "en": {"flag": "gb", "name": "English"},
 }
 
-# SMS: "outbox" records messages in the database (listed for admins in /console).
+# SMS: "outbox" records messages in the database (listed for admins in /console) and sends
+# nothing; "aliyun" sends through Alibaba Cloud SMS (refused: the outbox in production).
 SMS_BACKEND = "outbox"
-SMS_CODE_TEMPLATE = "【建培】您的验证码是{code}，{minutes}分钟内有效。如非本人操作，请忽略。"
+# "dysmsapi.aliyuncs.com" (https); "http://host:port" points the SDK at a local server (tests).
+SMS_ENDPOINT = "dysmsapi.aliyuncs.com"
+SMS_ACCESS_KEY_ID = None
+SMS_ACCESS_KEY_SECRET = None
+SMS_SIGN_NAME = "建培"  # the approved signature (签名), shown as 【建培】
+SMS_TIMEOUT_SECONDS = 5
+# Approved template codes, one per purpose of app/services/sms_templates.py (which holds the
+# text to submit for each). These placeholders work with the outbox; production refuses them.
+SMS_TEMPLATE_REGISTER = "SMS_PLACEHOLDER_REGISTER"
+SMS_TEMPLATE_RESET_PASSWORD = "SMS_PLACEHOLDER_RESET_PASSWORD"
+SMS_TEMPLATE_CHANGE_MOBILE = "SMS_PLACEHOLDER_CHANGE_MOBILE"
+SMS_TEMPLATE_TRAINING_NOTICE = "SMS_PLACEHOLDER_TRAINING_NOTICE"
+SMS_TEMPLATE_EXAM_NOTICE = "SMS_PLACEHOLDER_EXAM_NOTICE"
+SMS_TEMPLATE_REVIEW_APPROVED = "SMS_PLACEHOLDER_REVIEW_APPROVED"
+SMS_TEMPLATE_REVIEW_REJECTED = "SMS_PLACEHOLDER_REVIEW_REJECTED"
+SMS_TEMPLATE_ORDER_REMINDER = "SMS_PLACEHOLDER_ORDER_REMINDER"
+SMS_TEMPLATE_TICKETS = "SMS_PLACEHOLDER_TICKETS"
+SMS_TEMPLATE_SCORES = "SMS_PLACEHOLDER_SCORES"
+SMS_TEMPLATE_INVOICE = "SMS_PLACEHOLDER_INVOICE"
+SMS_TEMPLATE_CERTIFICATES = "SMS_PLACEHOLDER_CERTIFICATES"
+SMS_TEMPLATE_KEYS = tuple(key for key in dir() if key.startswith("SMS_TEMPLATE_"))
 
 # Notifications: no trainee SMS in the quiet hours (held until the end hour), at most
 # SMS_DAILY_CAP messages a day to one phone, NOTIFY_RETRIES tries before a send is "failed";
@@ -114,6 +139,10 @@ MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 # Orders and payment. An order holds its seats this long; Alipay is told the same deadline.
 ORDER_LIFETIME_MINUTES = 60
+# An enterprise whose orders for one plan lapsed unpaid (expired or cancelled) this many times
+# within the window orders no more for that plan until the window has passed the oldest of them.
+ORDER_LAPSE_LIMIT = 3
+ORDER_LAPSE_WINDOW_HOURS = 24
 # "simulator": the built-in gateway at /alipay-sim (embedded default; refused in production),
 # "sandbox" or "production": Alipay's gateways. Keys are PEM strings (PKCS#8 or PKCS#1);
 # for the simulator both key pairs are generated once into instance/alipay-simulator/.
@@ -163,7 +192,12 @@ ENV_KEYS = (
     "ALIPAY_APP_PRIVATE_KEY",
     "ALIPAY_PUBLIC_KEY",
     "PUBLIC_BASE_URL",
-    "SMS_API_KEY",
+    "SMS_BACKEND",
+    "SMS_ENDPOINT",
+    "SMS_ACCESS_KEY_ID",
+    "SMS_ACCESS_KEY_SECRET",
+    "SMS_SIGN_NAME",
+    *SMS_TEMPLATE_KEYS,
     "MINISTRY_ENDPOINT",
     "MINISTRY_API_TOKEN",
 )

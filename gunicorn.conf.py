@@ -12,9 +12,10 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
-# HOST/PORT as for `make run`, but on every interface by default (the load balancer reaches us).
+# HOST/PORT as for `make run`: the loopback interface unless told otherwise. A host behind a
+# load balancer sets HOST=0.0.0.0 (or its private address) or GUNICORN_BIND explicitly.
 bind = os.environ.get("GUNICORN_BIND") or (
-    f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or 8000}")
+    f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or 8000}")
 
 # Processes x threads. Pages wait mostly on PostgreSQL, so a few threads per process help; each
 # process holds a full app (~150 MB) and its own pool of database connections (5 + 10 overflow).

@@ -37,14 +37,21 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     init_console(app)
 
-    from app import cli, errors
+    from app import cli, errors, headers
+    from views.base import check_list_args
 
     errors.register(app)
+    headers.register(app)
+    app.before_request(check_list_args)
     cli.register(app)
     from app.services.codes import mask_id_number, mask_mobile
 
     app.jinja_env.filters["mask_id"] = mask_id_number
     app.jinja_env.filters["mask_mobile"] = mask_mobile
+    from views.trainees import shown_id, shown_mobile
+
+    app.jinja_env.filters["shown_id"] = shown_id  # whole or masked: trainees.may_see_full_id
+    app.jinja_env.filters["shown_mobile"] = shown_mobile
     from views.messages import unread_messages
 
     app.jinja_env.globals["unread_messages"] = unread_messages

@@ -5,6 +5,10 @@ from typing import Any, Mapping, Optional
 from flask import Flask
 
 
+EMBEDDED, PRODUCTION = "embedded", "production"
+ENVIRONMENTS = (EMBEDDED, PRODUCTION)  # JIANPEI_ENV: what config.py's comment describes
+
+
 class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete for the chosen environment."""
 
@@ -34,8 +38,15 @@ def load_config(app: Flask, test_config: Optional[Mapping[str, Any]] = None) -> 
     else:
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    check_environment(app.config)
+    if app.config["JIANPEI_ENV"] == PRODUCTION:
+        # Production is served over https only (its PUBLIC_BASE_URL is checked below): its
+        # session and CSRF cookies never travel in clear, whatever the local file says.
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
     check_production(app.config)
     check_storage(app.config)
+    check_sms(app.config)
 
 
 def normalize_database_url(url: str) -> str:
@@ -46,8 +57,16 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def check_environment(config: Mapping[str, Any]) -> None:
+    """JIANPEI_ENV is one of the known names, spelled exactly: "Production" or "prod" must not
+    start the simulators with the default secret."""
+    if config.get("JIANPEI_ENV") not in ENVIRONMENTS:
+        known = " or ".join(f'"{name}"' for name in ENVIRONMENTS)
+        raise ConfigError(f"JIANPEI_ENV must be {known}, not {config.get('JIANPEI_ENV')!r}")
+
+
 def check_production(config: Mapping[str, Any]) -> None:
-    if config.get("JIANPEI_ENV") != "production":
+    if config.get("JIANPEI_ENV") != PRODUCTION:
         return
     if not config.get("SECRET_KEY") or config["SECRET_KEY"] == config["DEFAULT_SECRET_KEY"]:
         raise ConfigError("SECRET_KEY must be set to a private value in production")
@@ -60,6 +79,8 @@ def check_production(config: Mapping[str, Any]) -> None:
     for key in ("ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY", "PUBLIC_BASE_URL"):
         if not config.get(key):
             raise ConfigError(f"production needs {key}")
+    if not str(config["PUBLIC_BASE_URL"]).startswith("https://"):
+        raise ConfigError("production needs an https:// PUBLIC_BASE_URL (sessions, payment returns)")
     if config.get("MINISTRY_ENDPOINT") == "receiver":
         raise ConfigError("production needs MINISTRY_ENDPOINT set to the ministry's URL "
                           "(not the built-in receiver)")
@@ -80,3 +101,30 @@ def check_storage(config: Mapping[str, Any]) -> None:
         raise ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are set together or not at all")
     if config.get("S3_ADDRESSING_STYLE", "auto") not in ("auto", "path", "virtual"):
         raise ConfigError("S3_ADDRESSING_STYLE must be \"auto\", \"path\" or \"virtual\"")
+
+
+SMS_BACKENDS = ("outbox", "aliyun")
+
+
+def check_sms(config: Mapping[str, Any]) -> None:
+    """SMS settings. Production sends real SMS: the outbox (which sends nothing) is refused, as
+    are missing credentials, a plain-http endpoint and template codes left at their placeholders."""
+    from app.services.sms_templates import APPROVED_CODE, TEMPLATES
+
+    backend = config.get("SMS_BACKEND")
+    if backend not in SMS_BACKENDS:
+        raise ConfigError(f"SMS_BACKEND must be \"outbox\" or \"aliyun\", not {backend!r}")
+    if backend == "aliyun":
+        for key in ("SMS_ACCESS_KEY_ID", "SMS_ACCESS_KEY_SECRET", "SMS_SIGN_NAME"):
+            if not config.get(key):
+                raise ConfigError(f"SMS_BACKEND=aliyun needs {key}")
+    if config.get("JIANPEI_ENV") != PRODUCTION:
+        return
+    if backend != "aliyun":
+        raise ConfigError("production needs SMS_BACKEND=aliyun: the outbox sends nothing to phones")
+    if str(config.get("SMS_ENDPOINT") or "").lower().startswith("http://"):
+        raise ConfigError("production needs an https SMS_ENDPOINT (mobile numbers travel)")
+    for template in TEMPLATES.values():
+        if not APPROVED_CODE.match(str(config.get(template.config_key) or "")):
+            raise ConfigError(f"production needs {template.config_key} set to the approved "
+                              "template code (SMS_ and digits), not the placeholder")

@@ -1,4 +1,6 @@
 """The admins' data console (Flask-Admin) at /console, behind Flask-AppBuilder's login."""
+from decimal import Decimal
+
 from flask import current_app, redirect, request
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
@@ -8,8 +10,9 @@ from wtforms.validators import ValidationError
 
 from app import security
 from app.extensions import db
-from app.services import DomainError, audit, dictionaries
-from models.accounts import SmsMessage
+from app.services import DomainError, audit, dictionaries, sms_templates
+from app.services.exports import neutralize
+from models.accounts import SMS_STATES, SmsMessage
 from models.audit import AuditLog
 from models.orders import PaymentNotice
 from models.organisation import Institution
@@ -23,8 +26,20 @@ from models.reference import (
 )
 from models.states import PlanState
 from models.training import TrainingPlan
-from views.audit import AUDIT_LABELS
+from views.audit import AUDIT_FORMATTERS, AUDIT_LABELS
+from views.base import MAX_PAGE, MAX_PAGE_SIZE, number_arg
 from views.training import PLAN_LABELS
+
+CONSOLE_URL = "/console"
+# What the SMS outbox stores, in words: the purposes of app/services/sms_templates.py, and the
+# two of rows written before templates.
+SMS_PURPOSES = {
+    "trainee_notice": _l("Trainee notice"),
+    "message": _l("In-app message"),
+    **sms_templates.labels(),
+}
+# Flask-Admin reads these list arguments with int(): plain numbers within bounds, else 400.
+LIST_NUMBERS = {"page": MAX_PAGE, "page_size": MAX_PAGE_SIZE, "sort": 100, "desc": 1}
 
 
 def _is_admin() -> bool:
@@ -68,6 +83,20 @@ class ConsoleModelView(ModelView):
 
     def on_model_delete(self, model):
         audit.record("console.delete", model, before={"repr": str(model)})
+
+    def _get_list_extra_args(self):
+        """The list's (and its export's) query arguments, refused with 400 when malformed."""
+        for name, most in LIST_NUMBERS.items():
+            if request.args.get(name):
+                number_arg(request.args[name], most)
+        return super()._get_list_extra_args()
+
+    def get_export_value(self, model, name):
+        """Every exported cell as text a spreadsheet cannot take for a formula (numbers stay)."""
+        value = super().get_export_value(model, name)
+        if value is None or isinstance(value, (int, float, Decimal)):
+            return value
+        return neutralize(str(value))
 
 
 class ReadOnlyConsoleView(ConsoleModelView):
@@ -138,25 +167,47 @@ class TrainingPlanConsoleView(ConsoleModelView):
     column_labels = {**PLAN_LABELS, "region_code": _l("Region code")}
 
 
+def _formatter(fmt):
+    """A Flask-Admin column formatter that shows fmt(the stored value)."""
+    return lambda _view, _context, model, name: fmt(getattr(model, name))
+
+
+def _in_words(labels):
+    """A Flask-Admin column formatter: the stored code's label (the code if it has none)."""
+    return _formatter(lambda code: str(labels.get(code, code)))
+
+
 class AuditLogConsoleView(ReadOnlyConsoleView):
     column_default_sort = ("at", True)
+    column_formatters = {name: _formatter(fmt) for name, fmt in AUDIT_FORMATTERS.items()}
     column_searchable_list = ("username", "action", "object_type", "object_id")
     column_filters = ("action", "object_type", "at", "region_code")
     column_labels = {**AUDIT_LABELS, "user_id": _l("User ID")}
 
 
 class SmsOutboxConsoleView(ReadOnlyConsoleView):
-    """The embedded default's SMS outbox: what would have been sent, codes included."""
+    """Every SMS and how it went: in the embedded default what would have been sent, codes
+    included; with the provider its BizId, refusals and delivery receipts (codes masked)."""
 
     column_default_sort = ("created_at", True)
-    column_list = ("created_at", "phone", "purpose", "text", "state")
-    column_searchable_list = ("phone",)
+    column_list = ("created_at", "phone", "purpose", "text", "state", "error_code", "reported_at")
+    column_details_list = ("created_at", "phone", "purpose", "template_code", "text", "state",
+                           "biz_id", "error_code", "reason", "checked_at", "reported_at")
+    column_searchable_list = ("phone", "biz_id")
+    column_filters = ("state", "purpose", "created_at")
+    column_formatters = {"purpose": _in_words(SMS_PURPOSES), "state": _in_words(SMS_STATES)}
     column_labels = {
         "created_at": _l("Time"),
         "phone": _l("Mobile"),
         "purpose": _l("Purpose"),
         "text": _l("Text"),
         "state": _l("State"),
+        "template_code": _l("Template code"),
+        "biz_id": _l("Provider receipt ID (BizId)"),
+        "error_code": _l("Provider code"),
+        "reason": _l("Provider's reason"),
+        "checked_at": _l("Receipt last asked"),
+        "reported_at": _l("Delivered or failed at"),
     }
 
 
@@ -193,8 +244,8 @@ def init_console(app) -> Admin:
     console = Admin(
         app,
         name=_l("Jianpei data console"),
-        url="/console",
-        index_view=ConsoleIndexView(url="/console", endpoint="console", name=_l("Home")),
+        url=CONSOLE_URL,
+        index_view=ConsoleIndexView(url=CONSOLE_URL, endpoint="console", name=_l("Home")),
     )
     dictionaries_label = _l("Dictionaries")
     for model, endpoint, name in DICTIONARY_VIEWS:

@@ -1,8 +1,9 @@
 """Chinese error pages: no English framework page and no traceback ever reaches a user."""
 import logging
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, g, render_template
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -21,6 +22,10 @@ MESSAGES = {
 
 def _page(status: int, message=None):
     text = message or MESSAGES.get(status, MESSAGES[500])
+    if "user" not in g:
+        # Refused before Flask-AppBuilder's own before_request ran (CSRF, request size): the
+        # layout's navbar reads g.user as on every other page.
+        g.user = current_user
     try:
         appbuilder = current_app.appbuilder
         page = render_template("error.html", status=status, message=text,
@@ -40,6 +45,8 @@ def register(app: Flask) -> None:
     def _http(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
+        if error.response is not None:  # made for this error, e.g. a limit's JSON answer to the API
+            return error.response
         return _page(error.code)
 
     @app.errorhandler(Exception)

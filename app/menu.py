@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from views.api import EnterpriseApi, TrainingPlanApi
@@ -14,6 +15,7 @@ from views.messages import MessageView
 from views.my_enterprise import MyEnterpriseView
 from views.orders import OrderView, payments
 from views.organisation import DocumentView, EnterpriseView, InstitutionView
+from views.profile import ProfileView, switch_language
 from views.public import CertificateLookupView, VerifyView
 from views.registration import RegisterView
 from views.review import EnterpriseReviewView
@@ -69,6 +71,7 @@ ENTRIES = (
     Entry(CertificateLookupView),
     Entry(MessageView),
     Entry(VerifyView),
+    Entry(ProfileView),  # 个人信息, in the user menu at the top right
 )
 
 CONSOLE_LINK = "Console"
@@ -97,8 +100,13 @@ def register(appbuilder) -> None:
         )
     for api in APIS:
         appbuilder.add_api(api)
+    # The language switch goes back to the page it was chosen on (views/profile.py).
+    locale_view = appbuilder.bm.locale_view
+    current_app.view_functions[f"{locale_view.endpoint}.{locale_view.default_view}"] = \
+        switch_language
     appbuilder.app.register_blueprint(payments)  # Alipay's notifications: no login, no CSRF
     config = appbuilder.app.config
+    appbuilder.sm.limiter.limit(config["PAYMENT_NOTIFY_RATE_LIMIT"])(payments)  # per address
     for view in appbuilder.baseviews:
         if isinstance(view, PUBLIC_FORMS):
             appbuilder.sm.limiter.limit(config["PUBLIC_FORM_RATE_LIMIT"],

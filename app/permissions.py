@@ -13,8 +13,9 @@ API_READ = frozenset({"can_get", "can_info"})
 DOWNLOAD = frozenset({"can_download"})
 SEARCH = frozenset({"can_list", "can_show", "can_export"})
 
-# Everyone who signs in may see and change their own password.
+# Everyone who signs in may see their own account (个人信息) and change their own password.
 OWN_ACCOUNT = {
+    "ProfileView": frozenset({"can_show"}),
     "UserDBModelView": frozenset({"can_userinfo", "resetmypassword"}),
     "MessageView": frozenset({"can_list"}),
     "ResetMyPasswordView": frozenset({"can_this_form_get", "can_this_form_post"}),
@@ -34,7 +35,8 @@ REGULATOR = {
     "AssessmentPlanView": LIST_SHOW,
     "ScoreReportView": LIST_SHOW,
     "CertificateView": LIST_SHOW,
-    "TraineeView": SEARCH,
+    # A wrong registered name that the enterprise may no longer change is corrected here.
+    "TraineeView": SEARCH | {"can_correct_name"},
     **OWN_ACCOUNT,
 }
 # Plans, assessment plans and score reports are reviewed by the city authority of their

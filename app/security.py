@@ -3,18 +3,27 @@
 Row scope is enforced here and only here: RowScopeFilter for Flask-AppBuilder views
 and APIs, scoped_select()/get_scoped() for custom views, services and downloads.
 """
+import re
 from typing import Any, Optional, TypeVar
 
-from flask import abort, current_app, g, request
+from flask import Response, abort, current_app, g, jsonify, redirect, request, url_for
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, false, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
+from app.fab_strings import (
+    JianpeiGroupModelView,
+    JianpeiPermissionViewModelView,
+    JianpeiRoleModelView,
+)
+from app.services import accounts
 from models.user import JianpeiUser
 from views.auth import ChangeMyPasswordView, JianpeiAuthDBView
 from views.base import FormattedViewMixin
@@ -49,9 +58,38 @@ class JianpeiUserDBModelView(FormattedViewMixin, UserDBModelView):
     class_permission_name = "UserDBModelView"  # same permissions as FAB's own view
     formatters_columns = {"roles": role_labels}
 
+    @expose("/userinfo/")
+    @has_access
+    def userinfo(self):
+        """个人信息 is our own page (views/profile.py), not Flask-AppBuilder's."""
+        return redirect(url_for("ProfileView.show"))
 
-def _login_account_key() -> str:
-    return "login-account:" + (request.form.get("username") or "").strip().upper()
+
+# API tokens carry the session version in this claim; web sessions in their id (get_id).
+SESSION_VERSION_CLAIM = "session_version"
+_NUMBER = re.compile(r"[0-9]{1,18}")
+USERNAME_MAX = 128  # ab_user.username
+
+
+def _sign_in_account_key() -> str:
+    """The account a sign-in names, from the login form or the API's JSON body.
+
+    By the account's id where one matches: FAB signs in by username or e-mail address,
+    and every spelling of one account must count against the same limit.
+    """
+    payload = request.get_json(silent=True) if request.is_json else request.form
+    name = payload.get("username") if isinstance(payload, dict) else None
+    name = name.strip()[:USERNAME_MAX] if isinstance(name, str) else ""
+    sm = current_app.appbuilder.sm
+    user = (sm.find_user(username=name) or sm.find_user(email=name)) if name else None
+    return f"sign-in-account:{user.id}" if user else f"sign-in-account:{name.lower()}"
+
+
+def _too_many_sign_ins_json(_limit) -> Response:
+    """The API answers a breached sign-in limit in JSON, as its other errors."""
+    response = jsonify(message=gettext("Too many attempts; please try again later."))
+    response.status_code = 429
+    return response
 
 
 class JianpeiSecurityManager(SecurityManager):
@@ -59,27 +97,79 @@ class JianpeiSecurityManager(SecurityManager):
     userdbmodelview = JianpeiUserDBModelView
     authdbview = JianpeiAuthDBView
     resetmypasswordview = ChangeMyPasswordView
+    # Flask-AppBuilder's own pages in Chinese (app/fab_strings.py); no 用户统计 chart page: it
+    # loads Google Charts from the internet, and every page must work offline.
+    rolemodelview = JianpeiRoleModelView
+    groupmodelview = JianpeiGroupModelView
+    permissionviewmodelview = JianpeiPermissionViewModelView
+    userstatschartview = None
 
     def register_views(self):
         super().register_views()
         if self.is_auth_limited:
-            # FAB limits sign-in per client address; also limit guesses at one account.
-            self.limiter.limit(current_app.config["AUTH_ACCOUNT_RATE_LIMIT"],
-                               key_func=_login_account_key, methods=["POST"])(
-                self.auth_view.blueprint)
+            # FAB limits its login form per address; both ways in (the form and the API's
+            # token login) also count in two shared buckets, per address and per account,
+            # so that guesses through one also use up the other.
+            api = next(view for view in self.appbuilder.baseviews
+                       if isinstance(view, self.security_api))
+            self._limit_sign_in(self.auth_view)
+            self._limit_sign_in(api, on_breach=_too_many_sign_ins_json)
+
+    def _limit_sign_in(self, view, on_breach=None) -> None:
+        config = current_app.config
+        sign_in = f"{view.blueprint.name}.login"  # not the API's token refresh
+        for limit, scope, key_func in (
+                (config["AUTH_RATE_LIMIT"], "sign-in-address", None),  # the limiter's: address
+                (config["AUTH_ACCOUNT_RATE_LIMIT"], "sign-in-account", _sign_in_account_key)):
+            self.limiter.shared_limit(limit, scope, key_func=key_func, methods=["POST"],
+                                      exempt_when=lambda: request.endpoint != sign_in,
+                                      on_breach=on_breach)(view.blueprint)
+
+    def create_jwt_manager(self, app):
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.additional_claims_loader(self._token_claims)
+        return jwt_manager
+
+    def _token_claims(self, identity: str) -> dict:
+        """An API token carries its user's session version, as a web session does."""
+        user = self.get_user_by_id(int(identity))
+        return {SESSION_VERSION_CLAIM: user.session_version}
 
     def load_user(self, pk):
-        """Session ids are "id:session_version"; a changed password ends older sessions."""
+        """Web sessions: Flask-Login keeps get_id(), "id:session_version"."""
         user_id, _, version = str(pk).partition(":")
-        try:
-            user = self.get_user_by_id(int(user_id))
-        except ValueError:
+        return self._signed_in_user(user_id, version)
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        """API tokens (access and refresh): "sub" is the id, the claim the session version."""
+        user = self._signed_in_user(jwt_data.get("sub"), jwt_data.get(SESSION_VERSION_CLAIM))
+        if user is not None:
+            g.user = user  # as FAB does: API views read g.user
+        return user
+
+    def _signed_in_user(self, user_id: Any, version: Any) -> Optional[JianpeiUser]:
+        """The user of a session or token, unless it predates a logout or password change.
+
+        Logout and every password change or reset bump the user's session version
+        (app.services.accounts); a session or token carrying another version, or none,
+        is signed out.
+        """
+        if not (_NUMBER.fullmatch(str(user_id)) and _NUMBER.fullmatch(str(version))):
             return None
-        if user is None or not user.is_active:
-            return None
-        if version and int(version) != (user.session_version or 0):
+        user = self.get_user_by_id(int(user_id))
+        if user is None or not user.is_active or int(version) != user.session_version:
             return None
         return user
+
+    def on_user_logout(self, user) -> None:
+        accounts.sign_out(user)
+
+    def reset_password(self, userid, password):
+        """FAB's own reset (an admin's, from the user list) is a password reset like ours."""
+        user = self.get_user_by_id(int(userid)) if _NUMBER.fullmatch(str(userid)) else None
+        if user is None:
+            abort(404)
+        accounts.set_password(user, password)
 
 
 def role_names(user: Any) -> set[str]:

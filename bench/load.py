@@ -278,11 +278,11 @@ def seed(n: int, background: int, n_plans: int = 5) -> dict:
         name = person_name(rng)
         names[i].append(name)
         people.append(dict(id_number=body + id_check_digit(body), name=name,
-                           gender=rng.choice("男男男女"), birth_date=birth,
-                           mobile=f"139{k:08d}", education_id=1, title_id=1, updated_at=now))
+                           gender=rng.choice("男男男女"), birth_date=birth, updated_at=now))
         photo, thumb, id_photo = photo_keys[i]
         enrolments.append(dict(plan_id=plan.id, enterprise_id=enterprise_ids[i],
                                occupation_id=plan.occupation_id, level_id=plan.level_id,
+                               mobile=f"139{k:08d}", education_id=1, title_id=1,
                                status="live", photo_key=photo, photo_thumb_key=thumb,
                                id_photo_key=id_photo, created_at=created_at))
         k += 1

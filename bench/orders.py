@@ -104,8 +104,7 @@ def seed(n: int, quotas: dict[str, int]) -> dict:
             birth = dt.date(1970, 1, 1) + dt.timedelta(days=k // 100)
             body = f"330106{birth:%Y%m%d}{k % 100:02d}{k % 10}"
             people.append(dict(id_number=body + id_check_digit(body), name=f"学员{k}",
-                               gender="男", birth_date=birth, mobile="13800138000",
-                               education_id=1, title_id=1, updated_at=now))
+                               gender="男", birth_date=birth, updated_at=now))
             k += 1
     db.session.execute(sa.insert(Person), people)
     person_ids = db.session.scalars(sa.select(Person.id).order_by(Person.id)).all()
@@ -115,7 +114,8 @@ def seed(n: int, quotas: dict[str, int]) -> dict:
             enrolments.append(dict(
                 person_id=person_ids[p * n + i], plan_id=plans[name],
                 enterprise_id=enterprise_ids[i], occupation_id=occupation.id,
-                level_id=level.id, status="live", photo_key=f"bench-photo-{p}-{i}.jpg",
+                level_id=level.id, mobile="13800138000", education_id=1, title_id=1,
+                status="live", photo_key=f"bench-photo-{p}-{i}.jpg",
                 photo_thumb_key=f"bench-thumb-{p}-{i}.jpg", id_photo_key=f"bench-id-{p}-{i}.jpg",
                 created_at=now))
     db.session.execute(sa.insert(Enrolment), enrolments)

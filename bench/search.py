@@ -11,7 +11,9 @@ enterprises in the eleven cities, in `--plans` training plans of every phase; ab
 of the enrolments are in plans with an assessment plan, most of those with a score report
 and certificates, so the search's outer joins have rows to find. People have valid GB 11643
 ID numbers (Zhejiang and the provinces construction workers come from), common Chinese names
-(many repeats) and unique-ish mobiles.
+(many repeats); each enrolment carries its enterprise's snapshot of the worker (unique-ish
+mobile, education, title; each person works for one enterprise, so the same for both of a
+person's enrolments).
 
 Then, at the service level (`trainees.search(Search(q=...), user)` inside an app context,
 each call in a fresh session with the user loaded first, as a request would), for three
@@ -132,6 +134,8 @@ def _weighted(rng: random.Random, weights: dict | list, keys: list | None = None
 
 
 def make_people(rng: random.Random, count: int, now: dt.datetime, educations, titles) -> list:
+    """Person rows (identity only); `_snapshot` is what the person's enterprise records on each
+    of its enrolments (mobile, education, title)."""
     from app.services.codes import id_check_digit
 
     region = _weighted(rng, BIRTH_REGIONS)
@@ -155,9 +159,10 @@ def make_people(rng: random.Random, count: int, now: dt.datetime, educations, ti
         mobile = f"{segment}{rng.choice(hlr[segment]):04d}{rng.randrange(10_000):04d}"
         people.append(dict(
             id=len(people) + 1, id_number=number, name=family + given_name,
-            gender="男" if male else "女", birth_date=birth, mobile=mobile,
-            education_id=rng.choice(educations), title_id=rng.choice(titles), updated_at=now,
-            _prefix=family + given_name[0]))
+            gender="男" if male else "女", birth_date=birth, updated_at=now,
+            _prefix=family + given_name[0],
+            _snapshot=dict(mobile=mobile, education_id=rng.choice(educations),
+                           title_id=rng.choice(titles))))
     return people
 
 
@@ -257,8 +262,9 @@ def seed(args) -> dict:
         enrolments.append(dict(
             id=k + 1, person_id=person["id"], plan_id=plan["id"],
             enterprise_id=enterprise["id"], occupation_id=plan["occupation_id"],
-            level_id=plan["level_id"], status="live", photo_key=f"p/{k}.jpg",
-            photo_thumb_key=f"t/{k}.jpg", id_photo_key=f"i/{k}.jpg", created_at=enrolled))
+            level_id=plan["level_id"], **person["_snapshot"], status="live",
+            photo_key=f"p/{k}.jpg", photo_thumb_key=f"t/{k}.jpg", id_photo_key=f"i/{k}.jpg",
+            created_at=enrolled))
     per_plan = Counter(e["plan_id"] for e in enrolments)
     plan_enrolments = defaultdict(list)
     for e in enrolments:
@@ -328,7 +334,7 @@ def seed(args) -> dict:
             "enrolments_with_assessment_plan": sum(per_plan[p] for p in assessed),
             "enrolments_with_score_report": sum(per_plan[p] for p in reported),
             "distinct_names": len({p["name"] for p in people}),
-            "distinct_mobiles": len({p["mobile"] for p in people}),
+            "distinct_mobiles": len({e["mobile"] for e in enrolments}),
         },
     }
 
@@ -368,18 +374,24 @@ def make_users(world: dict) -> dict:
 
 class Oracle:
     """What search() should count, computed without the database (codepoint order, like
-    SQLite's BINARY and PostgreSQL's C collation)."""
+    SQLite's BINARY and PostgreSQL's C collation). ID number and name belong to the person,
+    the mobile to each enrolment (its enterprise's snapshot)."""
 
     def __init__(self, world: dict):
-        self.people = world["people"]
         region = {p["id"]: p["region_code"] for p in world["plans"]}
-        self.enrolments = defaultdict(list)  # person id -> [(plan region, enterprise id)]
+        # person id -> [(plan region, enterprise id, enrolment id, mobile)]
+        self.enrolments = defaultdict(list)
+        self.placed = {}  # enrolment id -> that tuple, what a scope looks at
         for e in world["enrolments"]:
-            self.enrolments[e["person_id"]].append((region[e["plan_id"]], e["enterprise_id"]))
-        self.sorted = {field: sorted((p[field], p["id"]) for p in self.people)
-                       for field in ("id_number", "name", "mobile")}
+            placed = (region[e["plan_id"]], e["enterprise_id"], e["id"], e["mobile"])
+            self.enrolments[e["person_id"]].append(placed)
+            self.placed[e["id"]] = placed
+        self.sorted = {field: sorted((p[field], p["id"]) for p in world["people"])
+                       for field in ("id_number", "name")}
+        self.sorted["mobile"] = sorted((e["mobile"], e["id"]) for e in world["enrolments"])
 
     def _prefixed(self, field: str, text: str) -> set:
+        """Ids (of people; of enrolments for the mobile) whose field starts with text."""
         rows = self.sorted[field]
         found, i = set(), bisect.bisect_left(rows, (text,))
         while i < len(rows) and rows[i][0].startswith(text):
@@ -388,11 +400,17 @@ class Oracle:
         return found
 
     def _equal(self, field: str, text: str) -> set:
-        return {p for p in self._prefixed(field, text) if self.people[p - 1][field] == text}
+        rows = self.sorted[field]
+        found, i = set(), bisect.bisect_left(rows, (text,))
+        while i < len(rows) and rows[i][0] == text:
+            found.add(rows[i][1])
+            i += 1
+        return found
 
     def count(self, q: str, scope) -> int:
         from app.services.trainees import DIGITS
 
+        enrolments = set()
         if DIGITS.match(q):
             number = q.upper()
             if len(number) == 18:
@@ -400,12 +418,13 @@ class Oracle:
             else:
                 people = self._prefixed("id_number", number)
                 if len(number) == 11:
-                    people |= self._equal("mobile", number)
+                    enrolments = self._equal("mobile", number)
                 elif len(number) < 11:
-                    people |= self._prefixed("mobile", number)
+                    enrolments = self._prefixed("mobile", number)
         else:
             people = self._prefixed("name", q)
-        return sum(1 for p in people for e in self.enrolments[p] if scope(e))
+        enrolments |= {e[2] for p in people for e in self.enrolments[p]}
+        return sum(1 for e in enrolments if scope(self.placed[e]))
 
 
 # Measuring ------------------------------------------------------------------------------------
@@ -445,10 +464,11 @@ def explain(statements: list[tuple]) -> list[str]:
     return plans
 
 
-def keys_for(kind: str, person: dict) -> str:
+def keys_for(kind: str, person: dict, mobile: str) -> str:
+    """A key for a person in scope; `mobile` is the one on the person's first enrolment there."""
     return {"id_exact": person["id_number"], "id_prefix": person["id_number"][:10],
             "name_exact": person["name"], "name_prefix": person["_prefix"],
-            "mobile_exact": person["mobile"], "mobile_prefix": person["mobile"][:7]}[kind]
+            "mobile_exact": mobile, "mobile_prefix": mobile[:7]}[kind]
 
 
 def quantiles(samples: list[float]) -> dict:
@@ -476,6 +496,8 @@ def measure(world: dict, users: dict, queries: int, warmup: int, seed: int,
         else:
             scope = lambda e: True  # noqa: E731
         in_scope = [p for p in world["people"] if any(scope(e) for e in oracle.enrolments[p["id"]])]
+        mobile_in_scope = {p["id"]: next(e[3] for e in oracle.enrolments[p["id"]] if scope(e))
+                           for p in in_scope}
         scope_rows = db.session.scalar(sa.select(sa.func.count()).select_from(
             trainees._joined(user).with_only_columns(Enrolment.id).subquery()))
         common = [name for name, _ in Counter(p["name"] for p in in_scope).most_common(30)]
@@ -484,7 +506,8 @@ def measure(world: dict, users: dict, queries: int, warmup: int, seed: int,
             if kind == "name_common":
                 keys = [rng.choice(common) for _ in range(warmup + queries)]
             else:
-                keys = [keys_for(kind, rng.choice(in_scope)) for _ in range(warmup + queries)]
+                keys = [keys_for(kind, person, mobile_in_scope[person["id"]])
+                        for person in (rng.choice(in_scope) for _ in range(warmup + queries))]
             calls, counts, pages, totals, wrong = [], [], [], [], []
             slowest = (0.0, "", [])
             for n, q in enumerate(keys):

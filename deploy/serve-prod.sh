@@ -17,7 +17,9 @@
 # the service manager restarts the pair.
 #
 # Environment: HUEY_WORKERS (4 threads), HUEY_PERIODIC (1; set 0 on every worker host but one),
-# HUEY_SHUTDOWN_TIMEOUT (30 s); gunicorn's settings are described in gunicorn.conf.py.
+# HUEY_SHUTDOWN_TIMEOUT (30 s); gunicorn's settings are described in gunicorn.conf.py. gunicorn
+# listens on 127.0.0.1:8000 unless HOST (and PORT) or GUNICORN_BIND say otherwise: a web host
+# that a load balancer reaches sets HOST=0.0.0.0 or its private address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${JIANPEI_BIN:-.venv/bin}
@@ -61,7 +63,7 @@ fi
 if [[ $mode == all || $mode == web ]]; then
   "$BIN/gunicorn" -c gunicorn.conf.py run:app &
   pids+=($!)
-  say "gunicorn started (pid $!)"
+  say "gunicorn started (pid $!) on ${GUNICORN_BIND:-${HOST:-127.0.0.1}:${PORT:-8000}}"
 fi
 
 # Sleep until a signal arrives (the trap stops everyone) or one process ends on its own.

@@ -13,7 +13,7 @@ from models.assessment import (  # noqa: F401
 )
 from models.audit import AuditLog  # noqa: F401
 from models.enrolment import Enrolment, ImportBatch, Person  # noqa: F401
-from models.exports import Export  # noqa: F401
+from models.exports import ErrorWorkbook, Export  # noqa: F401
 from models.notifications import Message, TraineeNotice  # noqa: F401
 from models.orders import Invoice, Order, OrderItem, PaymentNotice, SimulatedTrade  # noqa: F401
 from models.organisation import Enterprise, Institution  # noqa: F401

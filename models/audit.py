@@ -32,12 +32,46 @@ class AuditLog(Model):
         label = ACTION_LABELS.get(self.action)
         return str(label) if label else self.action
 
+    @property
+    def object_type_label(self) -> str:
+        """What it happened to, in the user's language."""
+        label = OBJECT_TYPE_LABELS.get(self.object_type)
+        return str(label) if label else self.object_type
 
-# The actions a trainee's history shows (详情); the audit log lists codes for everyone else.
+
+# Every action code that app.services.audit.record() is given, in words: the audit log and a
+# trainee's history (详情) show these. tests/test_navigation_and_language.py finds every code in
+# the code base and fails on one without a label here.
 ACTION_LABELS = {
+    "account.change_password": _l("Own password changed"),
+    "account.reset_password": _l("Password reset by SMS code"),
+    "account.admin_reset_password": _l("Password reset by an administrator"),
+    "console.create": _l("Added in the data console"),
+    "console.update": _l("Changed in the data console"),
+    "console.delete": _l("Deleted in the data console"),
+    "enterprise.register": _l("Enterprise registered"),
+    "enterprise.update": _l("Enterprise information changed"),
+    "enterprise.sms_preference": _l("SMS preference changed"),
+    "enterprise.approve": _l("Enterprise review passed"),
+    "enterprise.reject": _l("Enterprise review not passed"),
+    "plan.create": _l("Training plan added"),
+    "plan.update": _l("Training plan edited"),
+    "plan.submit": _l("Training plan submitted for review"),
+    "plan.approve": _l("Training plan approved"),
+    "plan.reject": _l("Training plan returned"),
+    "roster.import": _l("Roster imported"),
+    "photo.photo": _l("1-inch photo uploaded"),
+    "photo.id_photo": _l("ID card photo uploaded"),
+    "photo.photo.batch": _l("1-inch photos uploaded in batch"),
+    "photo.id_photo.batch": _l("ID card photos uploaded in batch"),
+    "payment.rejected": _l("Payment notification rejected"),
+    "invoice.issue": _l("Electronic invoice issued"),
+    "tasks.ping": _l("Task queue checked"),
     "enrolment.add": _l("Enrolled"),
     "enrolment.edit": _l("Details corrected"),
     "enrolment.remove": _l("Removed from the plan"),
+    "person.rename": _l("Registered name corrected"),
+    "trainee.view_id": _l("Full ID number viewed"),
     "order.create": _l("Order created"),
     "order.cancel": _l("Order cancelled"),
     "order.expire": _l("Order expired"),
@@ -54,6 +88,44 @@ ACTION_LABELS = {
     "scores.approve": _l("Scores approved"),
     "scores.reject": _l("Scores not passed"),
     "certificate.push": _l("Certificate pushed"),
+}
+
+# The kind of row an entry is about (its model's class name; "System" for none), in words.
+OBJECT_TYPE_LABELS = {
+    "System": _l("System"),
+    "JianpeiUser": _l("User account"),
+    "Enterprise": _l("Enterprise"),
+    "Institution": _l("Training institution"),
+    "Region": _l("Administrative region"),
+    "Authority": _l("Construction authority"),
+    "Occupation": _l("Occupation (trade)"),
+    "OccupationLevel": _l("Occupation level"),
+    "ProfessionalTitle": _l("Professional title"),
+    "Education": _l("Education"),
+    "TrainingPlan": _l("Training plan"),
+    "ImportBatch": _l("Roster import"),
+    "Person": _l("Person"),
+    "Enrolment": _l("Enrolment"),
+    "Order": _l("Order"),
+    "OrderItem": _l("Order line"),
+    "PaymentNotice": _l("Payment notification"),
+    "SimulatedTrade": _l("Simulated payment"),
+    "Invoice": _l("Electronic invoice"),
+    "AssessmentPlan": _l("Assessment plan"),
+    "AdmissionTicket": _l("Admission ticket"),
+    "ScoreReport": _l("Score report"),
+    "Score": _l("Score"),
+    "Certificate": _l("Training certificate"),
+    "CertificateSequence": _l("Certificate numbering"),
+    "MinistryReceipt": _l("Ministry receipt"),
+    "TraineeNotice": _l("Trainee notice"),
+    "Message": _l("In-app message"),
+    "SmsCode": _l("SMS verification code"),
+    "SmsMessage": _l("SMS"),
+    "StagedUpload": _l("Registration upload"),
+    "Export": _l("Export"),
+    "ErrorWorkbook": _l("Marked error workbook"),
+    "AuditLog": _l("Audit entry"),
 }
 
 

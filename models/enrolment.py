@@ -13,22 +13,21 @@ from models.training import TrainingPlan
 
 
 class Person(Model):
-    """A worker, identified by a GB 11643-1999 ID number; updated when enrolled again."""
+    """An identity only: a GB 11643-1999 ID number and the name registered with it.
+
+    Shared by every enterprise that enrols the same worker, so no enterprise writes it after
+    creating it: contact and qualification data live on each enrolment, and a wrong name is
+    corrected under `app.services.people` (by the sole enterprise, else by a regulator).
+    """
 
     __tablename__ = "person"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     id_number: Mapped[str] = mapped_column(String(18), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(32), index=True, nullable=False)
-    gender: Mapped[str] = mapped_column(String(8), nullable=False)
-    birth_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
-    mobile: Mapped[str] = mapped_column(String(11), index=True, nullable=False)
-    education_id: Mapped[int] = mapped_column(ForeignKey("dict_education.id"), nullable=False)
-    title_id: Mapped[int] = mapped_column(ForeignKey("dict_professional_title.id"), nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-
-    education: Mapped[Education] = relationship()
-    title: Mapped[ProfessionalTitle] = relationship()
+    gender: Mapped[str] = mapped_column(String(8), nullable=False)  # from the ID number
+    birth_date: Mapped[dt.date] = mapped_column(Date, nullable=False)  # from the ID number
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)  # created or renamed
 
 
 class ImportBatch(Model):
@@ -72,6 +71,12 @@ class Enrolment(Model):
     batch_id: Mapped[Optional[int]] = mapped_column(ForeignKey("import_batch.id"))
     occupation_id: Mapped[int] = mapped_column(ForeignKey("dict_occupation.id"), nullable=False)
     level_id: Mapped[int] = mapped_column(ForeignKey("dict_occupation_level.id"), nullable=False)
+    # The enterprise's own snapshot of its worker: how to reach them, what they have.
+    mobile: Mapped[str] = mapped_column(String(11), index=True, nullable=False)
+    education_id: Mapped[int] = mapped_column(
+        ForeignKey("dict_education.id", name="fk_enrolment_education_id"), nullable=False)
+    title_id: Mapped[int] = mapped_column(
+        ForeignKey("dict_professional_title.id", name="fk_enrolment_title_id"), nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="live", nullable=False)
     photo_key: Mapped[Optional[str]] = mapped_column(String(64))
     photo_thumb_key: Mapped[Optional[str]] = mapped_column(String(64))
@@ -86,6 +91,8 @@ class Enrolment(Model):
     enterprise: Mapped[Enterprise] = relationship()
     occupation: Mapped[Occupation] = relationship()
     level: Mapped[OccupationLevel] = relationship()
+    education: Mapped[Education] = relationship()
+    title: Mapped[ProfessionalTitle] = relationship()
 
     @property
     def photos_complete(self) -> bool:

@@ -1,4 +1,6 @@
 """Housekeeping tasks."""
+from huey import crontab
+
 from tasks import huey, in_app_context
 
 
@@ -12,3 +14,12 @@ def audit_note(action: str, note: str) -> int:
     entry = audit.record(action, after={"note": note})
     db.session.commit()
     return entry.id
+
+
+@huey.periodic_task(crontab(minute="*/30"))
+@in_app_context
+def purge_error_workbooks() -> int:
+    """Delete the marked copies of failed roster and score uploads once they are a day old."""
+    from app.services import error_workbooks
+
+    return error_workbooks.purge_expired()

@@ -43,6 +43,15 @@ def gen_assessment(plan, state: str = AssessmentState.APPROVED.value, **fields) 
     return assessment
 
 
+def gen_held_assessment(plan, state: str = AssessmentState.APPROVED.value,
+                        **fields) -> AssessmentPlan:
+    """An assessment whose exam ended an hour ago (scores may be imported and approved)."""
+    now = clock.now()
+    values = dict(exam_start=now - dt.timedelta(hours=3), exam_end=now - dt.timedelta(hours=1))
+    values.update(fields)
+    return gen_assessment(plan, state, **values)
+
+
 def gen_certificate(enrolment, **fields) -> Certificate:
     values = dict(enrolment_id=enrolment.id, number=f"332026ZY001{secrets.randbelow(10**6):06d}",
                   issued_on=clock.today(), occupation_id=enrolment.occupation_id,

@@ -31,10 +31,10 @@ def gen_trainees(enterprise, plan, n: int = 3, *, photos: bool = True) -> list[E
         k = next(_seq)
         birth = dt.date(1980, 1, 1) + dt.timedelta(days=k)
         person = Person(id_number=id_number(birth=birth), name=f"学员{k}", gender="男",
-                        birth_date=birth,
-                        mobile="13800138000", education_id=1, title_id=1, updated_at=now)
+                        birth_date=birth, updated_at=now)
         enrolment = Enrolment(person=person, plan_id=plan.id, enterprise_id=enterprise.id,
                               occupation_id=plan.occupation_id, level_id=plan.level_id,
+                              mobile="13800138000", education_id=1, title_id=1,
                               status="live", created_at=now)
         if photos:
             enrolment.photo_key = enrolment.photo_thumb_key = _photo_key()

@@ -18,6 +18,7 @@ from tests.assessment_factories import (
     gen_assessment,
     gen_certificate,
     gen_finished_plan,
+    gen_held_assessment,
     gen_paid_trainees,
 )
 from tests.factories import gen_institution, gen_regulator
@@ -29,7 +30,7 @@ NUMBER = re.compile(r"^332026ZY\d{3}\d{6}$")
 
 def gen_score_report(plan, results, state="accepted"):
     """A score report of an approved assessment: results = [(enrolment, theory, practical)]."""
-    assessment = gen_assessment(plan)
+    assessment = gen_held_assessment(plan)
     report = ScoreReport(assessment_id=assessment.id, state=state, imported_at=T0,
                          filename="scores.xlsx")
     for enrolment, theory, practical in results:

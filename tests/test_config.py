@@ -44,6 +44,13 @@ def _production_env(monkeypatch):
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://jianpei.example.cn")
     monkeypatch.setenv("MINISTRY_ENDPOINT", "https://ministry.example.gov.cn/training")
     monkeypatch.setenv("MINISTRY_API_TOKEN", "m" * 40)
+    from app.services.sms_templates import TEMPLATES  # production sends real SMS
+
+    monkeypatch.setenv("SMS_BACKEND", "aliyun")
+    monkeypatch.setenv("SMS_ACCESS_KEY_ID", "LTAI5tTestKeyId")
+    monkeypatch.setenv("SMS_ACCESS_KEY_SECRET", "s" * 30)
+    for number, template in enumerate(TEMPLATES.values()):
+        monkeypatch.setenv(template.config_key, f"SMS_4650000{number:02d}")
 
 
 def test_production_refuses_the_payment_simulator_and_missing_keys(monkeypatch):

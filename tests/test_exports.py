@@ -41,12 +41,12 @@ def world(app):
     theirs = gen_trainees(gen_enterprise(), plan, 2, photos=False)
     for enrolment, value in zip(mine, HOSTILE):
         enrolment.person.name = value
-        enrolment.person.mobile = value
-    mine[-1].person.name, mine[-1].person.mobile = "张三", "13912345678"
+        enrolment.mobile = value
+    mine[-1].person.name, mine[-1].mobile = "张三", "13912345678"
     db.session.commit()
     return SimpleNamespace(
         plan=plan, enterprise=enterprise,
-        mine={e.person.id_number: (e.person.name, e.person.mobile) for e in mine},
+        mine={e.person.id_number: (e.person.name, e.mobile) for e in mine},
         theirs={e.person.id_number for e in theirs},
         owner=gen_user(security.ENTERPRISE, enterprise_id=enterprise.id),
         institution_user=gen_user(security.INSTITUTION, institution_id=institution.id))
@@ -68,7 +68,7 @@ def _stored_xlsx(app) -> list[Path]:
 
 def test_owner_gets_every_trainee_of_its_scope_with_whole_ids_as_text(world):
     rows = _sheet(exports.sync_bytes(trainees.Search(), world.owner))
-    assert [cell.value for cell in rows[0]] == list(exports.HEADERS)
+    assert [cell.value for cell in rows[0]] == [h for h in exports.HEADERS if h != "企业"]
     assert all(cell.font.b for cell in rows[0])
     body = rows[1:]
     assert len(body) == len(world.mine)  # one row each; the other enterprise's are absent
@@ -81,7 +81,7 @@ def test_owner_gets_every_trainee_of_its_scope_with_whole_ids_as_text(world):
     by_id = {row[2].value: [cell.value for cell in row] for row in body}
     assert by_id[next(i for i, v in world.mine.items() if v[0] == "张三")] == [
         "张三", "男", next(i for i, v in world.mine.items() if v[0] == "张三"), "13912345678",
-        world.plan.training_dates, world.plan.institution.name, "钢筋工", "五级/初级工",
+        world.plan.institution.name, world.plan.training_dates, "钢筋工", "五级/初级工",
         "报名中", "未上报", "未上报", "证书未生成", "2026-11-28 10:00"]
 
 
@@ -105,17 +105,18 @@ def test_neutralize(value, expected):
     assert exports.neutralize(value) == expected
 
 
-def test_institution_sees_masked_ids_and_authority_whole_ones(world):
+def test_the_plans_institution_sees_whole_ids_and_an_authority_masked_ones(world):
     body = _values(_sheet(exports.sync_bytes(trainees.Search(), world.institution_user)))
     everyone = set(world.mine) | world.theirs
     assert len(body) == len(everyone)  # the institution's plan, every enterprise
-    assert {row[2] for row in body} == {mask_id_number(i) for i in everyone}
-    assert mask_mobile("13912345678") in {row[3] for row in body}
-    assert not {row[2] for row in body} & everyone
+    assert {row[2] for row in body} == everyone
+    assert "13912345678" in {row[3] for row in body}
 
     regulator = gen_regulator("330100")
     body = _values(_sheet(exports.sync_bytes(trainees.Search(), regulator)))
-    assert {row[2] for row in body} == everyone
+    assert {row[2] for row in body} == {mask_id_number(i) for i in everyone}
+    assert mask_mobile("13912345678") in {row[3] for row in body}
+    assert not {row[2] for row in body} & everyone
 
 
 def test_search_filters_apply_to_the_export(world):
@@ -233,9 +234,9 @@ def _synthetic_rows(n: int):
     occupation, level = SimpleNamespace(name="钢筋工"), SimpleNamespace(name="五级/初级工")
     for k in range(n):
         enrolment = SimpleNamespace(enterprise_id=1 + k % 2, occupation=occupation, level=level,
-                                    created_at=T0 + dt.timedelta(minutes=k))
-        person = SimpleNamespace(name=f"学员{k}", gender="男", id_number=f"33010619900101{k:04d}",
-                                 mobile=f"138{k:08d}")
+                                    created_at=T0 + dt.timedelta(minutes=k),
+                                    mobile=f"138{k:08d}")
+        person = SimpleNamespace(name=f"学员{k}", gender="男", id_number=f"33010619900101{k:04d}")
         yield trainees.Row(enrolment, person, plan, PlanPhase.ENROLLING,
                            AssessmentState.DRAFT, ScoreState.NOT_REPORTED,
                            CertificateState.NOT_GENERATED)

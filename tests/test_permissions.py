@@ -66,9 +66,10 @@ def _enrolment_with_photo(enterprise, plan):
     from tests.rosters import id_number
 
     person = Person(id_number=id_number(), name="张三", gender="男", birth_date=clock.today(),
-                    mobile="13800138000", education_id=1, title_id=1, updated_at=clock.now())
+                    updated_at=clock.now())
     enrolment = Enrolment(person=person, plan_id=plan.id, enterprise_id=enterprise.id,
                           occupation_id=plan.occupation_id, level_id=plan.level_id,
+                          mobile="13800138000", education_id=1, title_id=1,
                           photo_key=storage().save(plain_jpeg(300, 400), ".jpg"),
                           created_at=clock.now())
     db.session.add(enrolment)

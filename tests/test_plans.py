@@ -74,10 +74,10 @@ def test_institution_creates_a_draft_with_an_exact_fee(app, login_as, institutio
     ({"fee": "12.345"}, "最多两位小数"),
     ({"fee": "NaN"}, "培训费应在 0 至"),
     ({"fee": "1e30"}, "培训费应在 0 至"),
-    ({"enrol_end": "2027-01-11 09:00:00"}, "报名截止时间必须早于培训结束日期"),
+    ({"enrol_end": "2027-01-11 09:00:00"}, "培训开始日期不能早于报名截止时间所在的日期"),
     ({"enrol_end": "2026-12-05 09:00:00"}, "报名截止时间必须晚于报名开始时间"),
-    ({"train_end": "2026-12-24"}, "培训结束日期不能早于开始日期"),
-    ({"train_start": "2026-12-01", "train_end": "2026-12-30"}, "培训开始日期必须在报名开始之后"),
+    ({"train_end": "2026-12-24"}, "培训结束日期必须晚于培训开始日期"),
+    ({"train_start": "2026-12-01", "train_end": "2026-12-30"}, "培训开始日期不能早于报名截止时间"),
 ])
 def test_validation_messages(app, login_as, institution, frozen, overrides, message):
     client = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
@@ -238,10 +238,10 @@ def test_terms_are_frozen_once_anyone_is_enrolled(app, login_as, institution, fr
 
     plan = _approved_with_seats(institution, 0)
     person = Person(id_number="330106199001011237", name="张三", gender="男",
-                    birth_date=dt.date(1990, 1, 1), mobile="13800138000", education_id=1,
-                    title_id=1, updated_at=clock.now())
+                    birth_date=dt.date(1990, 1, 1), updated_at=clock.now())
     db.session.add(Enrolment(person=person, plan_id=plan.id, enterprise_id=gen_enterprise().id,
                              occupation_id=plan.occupation_id, level_id=plan.level_id,
+                             mobile="13800138000", education_id=1, title_id=1,
                              created_at=clock.now()))
     db.session.commit()
     owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))

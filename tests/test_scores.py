@@ -15,7 +15,12 @@ from app.services import NotFound, certificates, scores
 from models.assessment import Score, ScoreReport
 from models.audit import AuditLog
 from models.states import AssessmentState, OrderState, ScoreState
-from tests.assessment_factories import gen_assessment, gen_finished_plan, gen_paid_trainees
+from tests.assessment_factories import (
+    gen_assessment,
+    gen_finished_plan,
+    gen_held_assessment,
+    gen_paid_trainees,
+)
 from tests.factories import gen_enterprise, gen_institution, gen_regulator, gen_user
 from tests.order_factories import gen_order, gen_trainees
 from tests.rosters import id_number, with_macro, zip_bomb
@@ -31,7 +36,7 @@ def exam(app):
     institution = gen_institution()
     plan = gen_finished_plan(institution)
     trainees = gen_paid_trainees(plan, 3)
-    assessment = gen_assessment(plan)
+    assessment = gen_held_assessment(plan)
     user = gen_user(security.INSTITUTION, institution_id=institution.id)
     return SimpleNamespace(institution=institution, plan=plan, trainees=trainees,
                            assessment=assessment, user=user)
@@ -150,7 +155,7 @@ def test_pass_marks_come_from_the_assessment_plan(app):
     institution = gen_institution()
     plan = gen_finished_plan(institution)
     trainee = gen_paid_trainees(plan, 1)[0]
-    assessment = gen_assessment(plan, theory_pass=70, practical_pass=50)
+    assessment = gen_held_assessment(plan, theory_pass=70, practical_pass=50)
     user = gen_user(security.INSTITUTION, institution_id=institution.id)
     data = sheet_bytes([(*person(trainee), 70, 50)])
     assert scores.import_scores(assessment.id, user, data, "x.xlsx").ok

@@ -2,7 +2,7 @@
 成绩报审 (institution imports, city authority reviews), 培训证书 (everyone in scope reads)."""
 import io
 
-from flask import abort, flash, g, redirect, request, send_file, session, url_for
+from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
@@ -11,14 +11,21 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from app.integrations.storage import storage
+from app.integrations.storage import send_stored
 from app.security import ROW_SCOPE, get_scoped
-from app.services import DomainError, assessments, certificates, scores
+from app.services import (
+    DomainError,
+    assessments,
+    certificate_push,
+    certificates,
+    error_workbooks,
+    scores,
+    workbooks,
+)
 from models.assessment import AssessmentPlan, Certificate, ScoreReport
 from views.base import JianpeiModelView
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-SCORE_ERRORS_KEY = "score_errors"
 
 ASSESSMENT_LABELS = {
     "plan": _l("Training plan"),
@@ -38,16 +45,23 @@ ASSESSMENT_LABELS = {
 }
 
 
+def _at_most(field):
+    """The service's bound on a free-text field, also as the input's maxlength."""
+    limit = assessments.TEXT_LIMITS[field]
+    return Length(max=limit, message=_l("At most %(n)s characters.", n=limit))
+
+
 class AssessmentForm(FlaskForm):
     exam_start = DateTimeLocalField(_l("Exam starts"), format="%Y-%m-%dT%H:%M",
                                     validators=[InputRequired()])
     exam_end = DateTimeLocalField(_l("Exam ends"), format="%Y-%m-%dT%H:%M",
                                   validators=[InputRequired()])
-    venue = StringField(_l("Exam venue"), validators=[InputRequired(), Length(max=128)])
-    theory_part = StringField(_l("Theory part"), validators=[InputRequired(), Length(max=256)],
+    venue = StringField(_l("Exam venue"), validators=[InputRequired(), _at_most("venue")])
+    theory_part = StringField(_l("Theory part"), validators=[InputRequired(),
+                                                             _at_most("theory_part")],
                               description=_l("e.g. 理论知识（闭卷笔试，90分钟）"))
     practical_part = StringField(_l("Practical part"),
-                                 validators=[InputRequired(), Length(max=256)])
+                                 validators=[InputRequired(), _at_most("practical_part")])
     theory_pass = IntegerField(_l("Theory pass mark"), default=60,
                                validators=[InputRequired(), NumberRange(0, 100)])
     practical_pass = IntegerField(_l("Practical pass mark"), default=60,
@@ -74,11 +88,15 @@ class AssessmentPlanView(JianpeiModelView):
     base_order = ("exam_start", "desc")
     show_template = "assessment/show.html"
 
-    def _get_show_widget(self, pk, item, **kwargs):
+    def _get_show_widget(self, pk, item, score_errors=None, error_workbook=None, **kwargs):
+        """The detail page's widgets; after a failed import, its errors and marked workbook
+        (Flask-AppBuilder's own method takes none of our keywords)."""
         widgets = super()._get_show_widget(pk, item, **kwargs)
         widgets["assessment"] = item
         widgets["paid"] = assessments.paid_count(item.plan_id)
-        widgets["score_errors"] = kwargs.get("score_errors")
+        widgets["score_errors"] = score_errors
+        widgets["error_workbook"] = error_workbook
+        widgets["error_limit"] = workbooks.MAX_LISTED_ERRORS
         return widgets
 
     def _form_page(self, form, plan, title, errors=()):
@@ -173,35 +191,26 @@ class AssessmentPlanView(JianpeiModelView):
             flash(str(error), "danger")
             return redirect(url_for(".show", pk=pk))
         if report.ok:
-            kept = session.pop(SCORE_ERRORS_KEY, None)
-            if kept:
-                storage().delete(kept["key"])
+            error_workbooks.discard(g.user.id, error_workbooks.SCORES)
             flash(gettext("Scores imported and reported (已受理); the city authority will review "
                           "them."), "success")
             return redirect(url_for(".show", pk=pk))
-        try:
-            annotated = scores.annotated_workbook(data, report)
-        except Exception:  # the table of errors is enough if the workbook cannot be marked
-            annotated = None
-        if annotated:
-            previous = session.get(SCORE_ERRORS_KEY, {}).get("key")
-            if previous:
-                storage().delete(previous)
-            session[SCORE_ERRORS_KEY] = {"assessment": pk, "key": storage().save(annotated, ".xlsx")}
+        kept = error_workbooks.keep(g.user.id, error_workbooks.SCORES, pk,
+                                    scores.annotated_workbook(data, report))
         flash(gettext("Nothing was imported: the score sheet has %(n)s errors. Fix them all and "
                       "upload again.", n=len(report.errors)), "danger")
-        widgets = self._get_show_widget(pk, get_scoped(AssessmentPlan, pk), score_errors=report)
+        widgets = self._get_show_widget(pk, get_scoped(AssessmentPlan, pk), score_errors=report,
+                                        error_workbook=kept)
         return self.render_template(self.show_template, pk=pk, title=self.show_title,
                                     widgets=widgets, related_views=[])
 
     @expose("/score-errors/<int:pk>.xlsx")
     @has_access
     def scores_errors(self, pk):
-        kept = session.get(SCORE_ERRORS_KEY) or {}
-        if kept.get("assessment") != pk or not storage().exists(kept.get("key", "")):
-            abort(404)
-        return send_file(storage().open(kept["key"]), as_attachment=True,
-                         download_name="成绩导入表-错误标注.xlsx", mimetype=XLSX)
+        """The marked copy of this user's own last failed score sheet for this assessment."""
+        kept = error_workbooks.find(g.user.id, error_workbooks.SCORES, pk)
+        return send_stored(kept and kept.storage_key, download_name="成绩导入表-错误标注.xlsx",
+                           as_attachment=True)
 
 
     @staticmethod
@@ -291,6 +300,7 @@ class CertificateView(JianpeiModelView):
     search_columns = ["number", "holder_name", "occupation", "state", "issued_on"]
     base_order = ("created_at", "desc")
     show_template = "assessment/certificate_show.html"
+    formatters_columns = {"last_error": certificate_push.shown_error}  # raw for admins only
 
     def _get_show_widget(self, pk, item, **kwargs):
         widgets = super()._get_show_widget(pk, item, **kwargs)

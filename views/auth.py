@@ -35,13 +35,16 @@ class ChangeMyPasswordView(ResetMyPasswordView):
     class_permission_name = "ResetMyPasswordView"
 
     def form_post(self, form):
+        # The user row itself: g.user is Flask-Login's proxy, and logging the proxy in would
+        # make current_user refer to itself.
+        user = self.appbuilder.sm.get_user_by_id(g.user.id)
         try:
-            accounts.change_password(g.user, form.old_password.data, form.password.data,
+            accounts.change_password(user, form.old_password.data, form.password.data,
                                      form.conf_password.data)
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(url_for(".this_form_get"))
-        login_user(g.user)  # this session carries on under the new session version
+        login_user(user)  # this session carries on under the new session version
         flash(gettext("Password changed."), "info")
         return None
 

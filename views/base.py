@@ -1,8 +1,50 @@
-"""What every Jianpei model view shares: readable booleans and empty cells, and actions that
-respect the row scope."""
-from flask import abort, flash, redirect, request, url_for
+"""What every Jianpei model view shares: readable booleans and empty cells, actions that
+respect the row scope, and list arguments checked before they reach a query."""
+import re
+
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import ModelView, expose
 from flask_babel import lazy_gettext as _l
+
+# A list's page number and page size are plain numbers within these bounds, and it is ordered
+# only by a column it offers; anything else answers 400 (not a 500 from deep in the query).
+MAX_PAGE = 100_000
+MAX_PAGE_SIZE = 100  # the largest size Flask-AppBuilder's lists offer (25, 50, 75, 100)
+MAX_ID = 2**31 - 1  # a row id (PostgreSQL integer)
+NUMBER = re.compile(r"[0-9]{1,10}", re.ASCII)
+
+
+def number_arg(value, most: int) -> int:
+    """A whole number of ASCII digits from 0 to `most`; anything else aborts with 400."""
+    if not isinstance(value, str) or not NUMBER.fullmatch(value) or int(value) > most:
+        abort(400)
+    return int(value)
+
+
+def check_list_args() -> None:
+    """Before any Flask-AppBuilder view (ours and its security views): page_<View>,
+    psize_<View> and _oc_<View> are read by Flask-AppBuilder with int() and handed to SQL as
+    they come, so check them here, in one place, for the view they name."""
+    names = [name for name in request.args if "page_" in name or "psize_" in name
+             or "_oc_" in name]
+    if not names:
+        return
+    views = {view.blueprint.name: view for view in current_app.appbuilder.baseviews
+             if getattr(view, "blueprint", None) is not None}
+    if request.blueprint not in views:
+        return  # not Flask-AppBuilder's (the console, the payment notification)
+    by_class = {type(view).__name__: view for view in views.values()}
+    for name in names:
+        for value in request.args.getlist(name):
+            # The same matching as flask_appbuilder.urltools (re.findall("page_(.*)", ...)).
+            if "page_" in name:
+                number_arg(value, MAX_PAGE)
+            if "psize_" in name:
+                number_arg(value, MAX_PAGE_SIZE)
+            if "_oc_" in name:
+                view = by_class.get(name.split("_oc_", 1)[1])
+                if view is not None and value not in (getattr(view, "order_columns", None) or ()):
+                    abort(400)
 
 
 def format_value(value):

@@ -30,8 +30,10 @@ class EnrolledView(BaseView):
             entry = progress.plan_of(plan_id, g.user.enterprise_id or 0)
         except DomainError:
             abort(404)
-        return self.render_template("enrolled/plan.html", entry=entry,
-                                    trainees=progress.trainees_of(plan_id, g.user.enterprise_id))
+        trainees = progress.trainees_of(plan_id, g.user.enterprise_id)
+        return self.render_template(
+            "enrolled/plan.html", entry=entry, trainees=trainees,
+            notifiable=notifications.paid_ids([t.enrolment.id for t in trainees]))
 
     @expose("/ticket/<int:enrolment_id>.pdf")
     @has_access

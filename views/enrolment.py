@@ -1,11 +1,11 @@
 """批量报名 and the trainees of a plan, for the enterprise that enrols them."""
-from flask import abort, flash, g, redirect, request, send_file, session, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 
-from app.integrations.storage import send_jpeg, storage
+from app.integrations.storage import send_jpeg, send_stored
 from app.security import get_scoped
-from app.services import DomainError, enrolment, photos
+from app.services import DomainError, enrolment, error_workbooks, photos, workbooks
 from app.services.dictionaries import active_values
 from app.services.roster import DICTIONARY_COLUMNS, REQUIRED
 from models.enrolment import Enrolment
@@ -15,9 +15,6 @@ def choices() -> dict[str, list[str]]:
     """Options for the dictionary fields of the one-trainee forms."""
     return {header: [item.name for item in active_values(model)]
             for header, model in DICTIONARY_COLUMNS.items() if header in ("文化程度", "职称")}
-
-
-ERRORS_KEY = "roster_errors"
 
 
 class EnrolmentView(BaseView):
@@ -39,7 +36,7 @@ class EnrolmentView(BaseView):
 
     @expose("/<int:plan_id>/")
     @has_access
-    def plan(self, plan_id, report=None, form_errors=None, batch=None):
+    def plan(self, plan_id, report=None, form_errors=None, batch=None, error_workbook=None):
         plan = self._plan(plan_id)
         if plan is None:
             return redirect(url_for("OpenPlanView.list"))
@@ -50,8 +47,7 @@ class EnrolmentView(BaseView):
             unordered=unordered, unordered_amount=plan.fee * len(unordered),
             without_photos=[t for t in unordered if not t.photos_complete],
             form_errors=form_errors or [], headers=REQUIRED, batch=batch, kinds=photos.KINDS,
-            choices=choices(),
-            error_workbook=session.get(ERRORS_KEY, {}).get("plan") == plan.id and report)
+            choices=choices(), error_workbook=error_workbook, error_limit=workbooks.MAX_LISTED_ERRORS)
 
     @expose("/<int:plan_id>/roster", methods=["POST"])
     @has_access
@@ -67,36 +63,23 @@ class EnrolmentView(BaseView):
             flash(str(error), "danger")
             return redirect(url_for(".plan", plan_id=plan_id))
         if report.ok:
-            kept = session.pop(ERRORS_KEY, None)
-            if kept:
-                storage().delete(kept["key"])  # the marked workbook has served its purpose
+            error_workbooks.discard(g.user.id, error_workbooks.ROSTER)
             flash(gettext("%(n)s trainees enrolled. Now upload their photos.", n=report.rows),
                   "success")
             return redirect(url_for(".plan", plan_id=plan_id))
-        self._keep_error_workbook(plan_id, data, report)
+        kept = error_workbooks.keep(g.user.id, error_workbooks.ROSTER, plan_id,
+                                    enrolment.annotated_workbook(data, report))
         flash(gettext("Nothing was imported: the roster has %(n)s errors. Fix them all and upload "
                       "again.", n=len(report.errors)), "danger")
-        return self.plan(plan_id, report=report)
-
-    def _keep_error_workbook(self, plan_id, data, report):
-        try:
-            annotated = enrolment.annotated_workbook(data, report)
-        except Exception:  # the table of errors is enough if the workbook cannot be marked
-            return
-        previous = session.get(ERRORS_KEY, {}).get("key")
-        if previous:
-            storage().delete(previous)
-        session[ERRORS_KEY] = {"plan": plan_id, "key": storage().save(annotated, ".xlsx")}
+        return self.plan(plan_id, report=report, error_workbook=kept)
 
     @expose("/<int:plan_id>/roster-errors.xlsx")
     @has_access
     def error_workbook(self, plan_id):
-        kept = session.get(ERRORS_KEY) or {}
-        if kept.get("plan") != plan_id or not storage().exists(kept.get("key", "")):
-            abort(404)
-        return send_file(storage().open(kept["key"]), as_attachment=True,
-                         download_name="报名人员信息表-错误标注.xlsx",
-                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        """The marked copy of this user's own last failed roster for this plan."""
+        kept = error_workbooks.find(g.user.id, error_workbooks.ROSTER, plan_id)
+        return send_stored(kept and kept.storage_key, download_name="报名人员信息表-错误标注.xlsx",
+                           as_attachment=True)
 
     @expose("/<int:plan_id>/add", methods=["POST"])
     @has_access

@@ -1,8 +1,11 @@
 """企业 menu for an enterprise user: its basic information, review state, and 修改."""
-from flask import abort, flash, g, redirect, request, url_for
+from flask import Response, abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.utils.limit import Limit
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import Length, Optional
@@ -36,12 +39,37 @@ class ProfileForm(FlaskForm):
         self.region_code.choices = city_choices()
 
 
+def _mobile_code_limit() -> str:
+    return current_app.config["MOBILE_CODE_RATE_LIMIT"]
+
+
+def _not_mobile_code() -> bool:
+    return request.endpoint != "MyEnterpriseView.mobile_code"
+
+
+def _user_key() -> str:
+    return f"user:{current_user.id}" if current_user.is_authenticated else "user:anonymous"
+
+
+def _too_many_codes(_limit) -> Response:
+    """The send-code button reads JSON, also when the limit refuses."""
+    response = jsonify(ok=False, error=gettext("Too many verification codes were requested; "
+                                               "please try again later."))
+    response.status_code = 429
+    return response
+
+
 class MyEnterpriseView(BaseView):
     route_base = "/my/enterprise"
     default_view = "info"
     method_permission_name = {"info": "show", "edit": "edit", "mobile_code": "edit",
                               "sms_preference": "edit"}
     base_permissions = ["can_show", "can_edit"]
+    # A code goes to whatever number is typed in: bounded per user and per address (SMS
+    # pumping), as the registration page's codes are per address.
+    limits = [Limit(_mobile_code_limit, key_func=key, methods=("POST",),
+                    exempt_when=_not_mobile_code, on_breach=_too_many_codes)
+              for key in (_user_key, get_remote_address)]
 
     def _enterprise(self) -> Enterprise:
         enterprise = db.session.get(Enterprise, g.user.enterprise_id) if g.user.enterprise_id else None

@@ -140,11 +140,17 @@ class OrderView(JianpeiModelView):
 
 
 payments = Blueprint("payments", __name__)
+# A real notification is under 4 KB; a larger body is refused (413) before it is parsed.
+# The rate per address is PAYMENT_NOTIFY_RATE_LIMIT (app/menu.py applies it).
+NOTIFY_MAX_BYTES = 16 * 1024
 
 
 @payments.route("/pay/notify", methods=["POST"])
 @csrf.exempt
 def notify():
     """Alipay's asynchronous notification: no login, no CSRF; the RSA2 signature decides."""
+    request.max_content_length = NOTIFY_MAX_BYTES  # also cuts off a body sent without a length
+    if (request.content_length or 0) > NOTIFY_MAX_BYTES:
+        abort(413)
     reply = orders.receive_notification(request.form.to_dict(), request.remote_addr)
     return reply, (200 if reply == "success" else 400), {"Content-Type": "text/plain"}

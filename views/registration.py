@@ -1,6 +1,5 @@
 """企业注册: the public registration page, its uploads with licence OCR, and SMS codes."""
 import datetime as dt
-import time
 
 from flask import current_app, flash, jsonify, redirect, request, send_file
 from flask_appbuilder import BaseView, expose
@@ -22,6 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from app.extensions import db
 from app.services import DomainError, documents, enterprises, sms_codes
 from app.services import uploads as staged
+from app.services.licence import problem_message as licence_problem
 from models.reference import PROVINCE_CODE, Region
 
 REQUIRED = DataRequired(message=_l("This field is required."))
@@ -99,13 +99,18 @@ class RegisterView(BaseView):
             new_licence = self._stage_files(form, upload_errors)
             licence = staged.find(form.yyzz_token.data, staged.LICENCE)
             unseen = licence and (new_licence or form.reading_seen.data != licence.token)
-            if unseen and not upload_errors:
+            if unseen and not upload_errors and staged.reading_pending(licence):
+                # Without JavaScript: never wait here; the page says it is reading, and the
+                # user asks again (the button re-sends the form, keeping what was typed).
+                flash(gettext("The business licence is being read; this takes a few seconds. "
+                              "Press “Show what was read” in a moment."), "info")
+            elif unseen and not upload_errors:
                 # Without JavaScript the read-out is shown first, for the user to check.
-                self._wait_for_reading(licence)
                 self._fill_from_reading(form, staged.ocr_reading(licence))
                 form.reading_seen.data = licence.token
                 flash(gettext("The business licence has been read. Please check the fields "
                               "against the licence, then submit again."), "info")
+                self._flash_taken_uscc(form.uscc.data)
             elif not upload_errors and form.validate():
                 tokens = {slot: getattr(form, f"{slot}_token").data for slot in staged.SLOTS}
                 try:
@@ -120,6 +125,16 @@ class RegisterView(BaseView):
                     return redirect(self.appbuilder.get_url_for_login)
         return self._render(form, upload_errors)
 
+    @staticmethod
+    def _flash_taken_uscc(uscc: str) -> None:
+        """Say at once that the code cannot register (before the SMS code step)."""
+        if not uscc:
+            return
+        try:
+            enterprises.check_new_uscc(uscc)
+        except DomainError as error:
+            flash(str(error), "danger")
+
     def _render(self, form, upload_errors):
         uploads = {slot: staged.find(getattr(form, f"{slot}_token").data, slot)
                    for slot in staged.SLOTS}
@@ -129,7 +144,9 @@ class RegisterView(BaseView):
                   "registered_capital", "established", "address")}
         return self.render_template(
             "register.html", form=form, uploads=uploads, upload_errors=upload_errors,
-            reading=reading, differences=enterprises.reading_differences(typed, reading),
+            reading=reading, reading_problem=licence_problem(reading),
+            reading_pending=staged.reading_pending(uploads[staged.LICENCE]),
+            differences=enterprises.reading_differences(typed, reading),
             slots=staged.SLOTS, max_mb=current_app.config["DOCUMENT_MAX_BYTES"] // 1024 // 1024)
 
     def _stage_files(self, form, errors) -> bool:
@@ -148,13 +165,6 @@ class RegisterView(BaseView):
         return new_licence
 
     @staticmethod
-    def _wait_for_reading(upload, seconds: float = 15.0) -> None:
-        deadline = time.monotonic() + seconds
-        while upload.ocr_state == "queued" and time.monotonic() < deadline:
-            time.sleep(0.3)
-            db.session.refresh(upload)
-
-    @staticmethod
     def _fill_from_reading(form, reading) -> None:
         if not reading:
             return
@@ -165,6 +175,9 @@ class RegisterView(BaseView):
                 getattr(form, ours).data = reading[theirs]
         if reading.get("established") and not form.established.data:
             form.established.data = dt.date.fromisoformat(reading["established"])
+        if reading.get("region") and not form.region_code.data and any(
+                code == reading["region"] for code, _ in form.region_code.choices):
+            form.region_code.data = reading["region"]  # 省属 stays the user's choice
 
     @expose("/upload/<slot>", methods=["POST"])
     def upload(self, slot: str):
@@ -181,10 +194,27 @@ class RegisterView(BaseView):
         upload = staged.find(token, staged.LICENCE)
         if upload is None:
             return jsonify(ok=False, error=gettext("The upload has expired; please upload again.")), 404
-        return jsonify(ok=True, ocr_state=upload.ocr_state, reading=staged.ocr_reading(upload))
+        reading = staged.ocr_reading(upload)
+        return jsonify(ok=True, ocr_state=upload.ocr_state, reading=reading,
+                       problem=licence_problem(reading))
+
+    @expose("/check-uscc", methods=["POST"])
+    def check_uscc(self):
+        """Whether the typed or read credit code can register (JavaScript, on each change)."""
+        try:
+            enterprises.check_new_uscc(request.form.get("uscc", "")[:32])
+        except DomainError as error:
+            return jsonify(ok=False, error=str(error))
+        return jsonify(ok=True)
 
     @expose("/sms", methods=["POST"])
     def sms(self):
+        uscc = request.form.get("uscc", "")[:32]
+        if uscc:  # no code is sent for a registration that cannot succeed
+            try:
+                enterprises.check_new_uscc(uscc)
+            except DomainError as error:
+                return jsonify(ok=False, error=str(error)), 400
         return send_code_response(sms_codes.REGISTER)
 
     @expose("/commitment-letter.pdf")

@@ -2,19 +2,40 @@
 see the four progress columns, open 详情, and export the result."""
 import io
 
-from flask import abort, g, jsonify, redirect, request, send_file, url_for
+from flask import abort, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext
 
 from app.extensions import db
 from app.integrations.storage import storage
 from app.security import scoped_select
-from app.services import DomainError, exports, trainees
+from app.services import DomainError, NotFound, exports, people, trainees
 from app.services.dictionaries import active_values
 from models.reference import Occupation
 from models.states import AssessmentState, CertificateState, PlanPhase, ScoreState
 from models.training import TrainingPlan
+from views.base import MAX_ID, MAX_PAGE, number_arg
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The search form's numbers; anything else in them is a malformed request (400), not a 500.
+SEARCH_NUMBERS = {"plan_id": MAX_ID, "occupation_id": MAX_ID, "year": 2999, "page": MAX_PAGE}
+
+
+def shown_id(enrolment) -> str:
+    """Template filter: a trainee's ID number as the signed-in user may see it."""
+    return trainees.shown_id_number(enrolment, g.user)
+
+
+def shown_mobile(enrolment) -> str:
+    """Template filter: an enrolment's mobile as the signed-in user may see it."""
+    return trainees.shown_mobile(enrolment, g.user)
+
+
+def _search_query(args) -> trainees.Search:
+    for name, most in SEARCH_NUMBERS.items():
+        if args.get(name):
+            number_arg(args[name], most)
+    return trainees.Search.from_args(args)
 
 # Bootstrap label colours for each progress state.
 STYLES = {
@@ -33,13 +54,14 @@ class TraineeView(BaseView):
     route_base = "/trainees"
     default_view = "search"
     method_permission_name = {"search": "list", "detail": "show", "export": "export",
-                              "export_status": "export", "export_file": "export"}
-    base_permissions = ["can_list", "can_show", "can_export"]
+                              "export_status": "export", "export_file": "export",
+                              "correct_name": "correct_name"}
+    base_permissions = ["can_list", "can_show", "can_export", "can_correct_name"]
 
     @expose("/")
     @has_access
     def search(self):
-        query = trainees.Search.from_args(request.args)
+        query = _search_query(request.args)
         rows, total = trainees.search(query, g.user)
         pages = max((total + trainees.PER_PAGE - 1) // trainees.PER_PAGE, 1)
         return self.render_template(
@@ -50,7 +72,7 @@ class TraineeView(BaseView):
             occupations=active_values(Occupation), phases=list(PlanPhase),
             assessment_states=list(AssessmentState), score_states=list(ScoreState),
             certificate_states=list(CertificateState), sorts=trainees.SORTS,
-            sync_limit=exports.SYNC_LIMIT)
+            sync_limit=exports.SYNC_LIMIT, show_enterprise=trainees.shows_enterprise(g.user))
 
     @expose("/<int:enrolment_id>")
     @has_access
@@ -59,12 +81,29 @@ class TraineeView(BaseView):
             found = trainees.detail(enrolment_id, g.user)
         except DomainError:
             abort(404)
-        return self.render_template("trainees/detail.html", d=found, styles=STYLES)
+        may_correct = self.appbuilder.sm.has_access("can_correct_name", "TraineeView")
+        return self.render_template("trainees/detail.html", d=found, styles=STYLES,
+                                    may_correct_name=may_correct)
+
+    @expose("/<int:enrolment_id>/name", methods=["POST"])
+    @has_access
+    def correct_name(self, enrolment_id):
+        """A regulator corrects the registered name of a trainee in its scope."""
+        try:
+            people.correct_name(enrolment_id, g.user, request.form.get("name", "")[:64],
+                                request.form.get("reason", "")[:1000])
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(str(error), "danger")
+        else:
+            flash(gettext("The registered name was corrected."), "success")
+        return redirect(url_for(".detail", enrolment_id=enrolment_id))
 
     @expose("/export", methods=["POST"])
     @has_access
     def export(self):
-        query = trainees.Search.from_args(request.form)
+        query = _search_query(request.form)
         if trainees.count(query, g.user) <= exports.SYNC_LIMIT:
             return send_file(io.BytesIO(exports.sync_bytes(query, g.user)), mimetype=XLSX,
                              as_attachment=True, download_name="报名人员.xlsx")

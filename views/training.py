@@ -1,6 +1,6 @@
 """培训计划 for institutions (create, edit, submit), authorities (review) and everyone in scope;
 报名 for enterprises: the plans they can enrol in now, the roster template and photo rules."""
-from flask import flash, g, request, send_file, url_for
+from flask import flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
@@ -9,7 +9,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import DateTimeLocalField
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, Length
 
 from app.security import ROW_SCOPE, acting_user
 from app.services import assessments, plans, roster_template
@@ -82,6 +82,12 @@ class TrainingPlanView(JianpeiModelView):
     }
     description_columns = {
         "fee": _l("Yuan per trainee, up to two decimals."),
+        "notes": _l("At most %(n)s characters.", n=plans.NOTES_MAX),
+    }
+    # venue and contact get their column's length from Flask-AppBuilder; notes is Text.
+    validators_columns = {
+        "notes": [Length(max=plans.NOTES_MAX,
+                         message=_l("At most %(n)s characters.", n=plans.NOTES_MAX))],
     }
 
     def _get_show_widget(self, pk, item, **kwargs):
@@ -94,6 +100,14 @@ class TrainingPlanView(JianpeiModelView):
     def pre_add(self, item):
         plans.prepare_new(item, g.user)
 
+    def post_add(self, item):
+        g.saved_plan_id = item.id
+
+    def post_add_redirect(self):
+        """A saved plan opens, where 提交审核 is; a refused one goes back to the form."""
+        saved = g.pop("saved_plan_id", None)
+        return redirect(url_for(".show", pk=saved) if saved else url_for(".add"))
+
     def pre_update(self, item):
         try:
             plans.check_update(item, g.user)
@@ -102,9 +116,15 @@ class TrainingPlanView(JianpeiModelView):
             raise
 
     def post_update(self, item):
+        g.saved_plan_id = item.id
         if item.review_state == "submitted":
             flash(gettext("The approved terms changed, so the plan goes back to the authority "
                           "for review."), "warning")
+
+    def post_edit_redirect(self):
+        saved = g.pop("saved_plan_id", None)
+        pk = request.view_args.get("pk")
+        return redirect(url_for(".show", pk=saved) if saved else url_for(".edit", pk=pk))
 
     @expose("/submit/<int:pk>", methods=["POST"])
     @has_access

@@ -24,6 +24,7 @@ RECEIVER = "receiver"
 RECEIVER_PATH = "/ministry-sim"
 PUSH_PATH = "/api/certificates"
 RETRY_STATUSES = (429,)  # besides 5xx
+DETAIL_LENGTH = 200  # of the ministry's or the socket's words kept in an error
 
 # Replaced by tests, so that backoff is measured rather than waited for.
 sleep = time.sleep
@@ -113,8 +114,9 @@ def _answer(reply: Reply) -> dict:
 
 
 def _reason(error: Exception) -> str:
+    """The socket's own words, bounded: kept for admins and the log, never shown to users."""
     reason = getattr(error, "reason", None) or error  # URLError wraps the socket's error
-    return str(reason) or type(reason).__name__
+    return (str(reason) or type(reason).__name__)[:DETAIL_LENGTH]
 
 
 def _detail(reply: Reply) -> str:
@@ -124,8 +126,8 @@ def _detail(reply: Reply) -> str:
     except ValueError:
         data = None
     if isinstance(data, dict) and data.get("msg"):
-        return str(data["msg"])[:200]
-    return " ".join(reply.body.split())[:200]
+        return str(data["msg"])[:DETAIL_LENGTH]
+    return " ".join(reply.body.split())[:DETAIL_LENGTH]
 
 
 # Transport ----------------------------------------------------------------------------------

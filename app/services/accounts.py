@@ -1,4 +1,5 @@
-"""Passwords: forgotten (SMS code to the enterprise's mobile) and changed (old one required)."""
+"""Passwords: forgotten (SMS code to the enterprise's mobile) and changed (old one required);
+sessions: logout and every password change end all of an account's sessions and API tokens."""
 from typing import Any
 
 from flask import current_app
@@ -9,6 +10,7 @@ from app.extensions import db
 from app.services import N_, DomainError, audit, sms_codes
 from app.services.codes import normalize_uscc
 from models.organisation import Enterprise
+from models.user import JianpeiUser
 
 MIN_PASSWORD = 8
 
@@ -32,13 +34,19 @@ def _enterprise_account(uscc: str, mobile: str):
     return user
 
 
-def send_reset_code(uscc: str, mobile: str) -> bool:
-    """Send a reset code only if the account and mobile match; callers say the same either way."""
+def send_reset_code(uscc: str, mobile: str) -> None:
+    """Send a reset code only if the account and mobile match.
+
+    The outcome is the same either way, so that nobody learns which pairs are real: the
+    phone's own limits (one code a minute, ten a day) still hold but refuse silently.
+    """
     mobile = sms_codes.check_mobile(mobile)
     if _enterprise_account(uscc, mobile) is None:
-        return False
-    sms_codes.send_code(mobile, sms_codes.RESET_PASSWORD)
-    return True
+        return
+    try:
+        sms_codes.send_code(mobile, sms_codes.RESET_PASSWORD)
+    except sms_codes.SmsRefused:
+        pass  # this phone's limit; saying so would tell a real pair from a wrong one
 
 
 def reset_password(uscc: str, mobile: str, code: str, password: str, confirm: str) -> None:
@@ -62,6 +70,17 @@ def change_password(user: Any, old: str, password: str, confirm: str) -> None:
     _set(user, password, "account.change_password")
 
 
+def set_password(user: Any, password: str) -> None:
+    """An administrator's reset (Flask-AppBuilder's user list); every session of the account ends."""
+    _set(user, password, "account.admin_reset_password")
+
+
+def sign_out(user: Any) -> None:
+    """Logout ends every session and API token of the account on the server, not only a cookie."""
+    _end_sessions(user)
+    db.session.commit()
+
+
 def check_new_password(password: str, confirm: str) -> None:
     """The one password rule, for registration, reset and change."""
     if len(password or "") < MIN_PASSWORD:
@@ -73,6 +92,14 @@ def check_new_password(password: str, confirm: str) -> None:
 
 def _set(user: Any, password: str, action: str) -> None:
     user.password = generate_password_hash(password)
-    user.session_version = (user.session_version or 0) + 1
+    _end_sessions(user)
     audit.record(action, user, region_code=user.enterprise.region_code if user.enterprise else None)
     db.session.commit()
+
+
+def _end_sessions(user: Any) -> None:
+    """Sessions and tokens carry the session version they began at (app.security); bump it.
+
+    In SQL, so that two bumps at once both count.
+    """
+    user.session_version = JianpeiUser.session_version + 1

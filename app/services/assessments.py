@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from app import security
 from app.extensions import db
 from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, notifications
-from app.services.plans import phase
+from app.services.plans import date_order, phase
 from models.assessment import AdmissionTicket, AssessmentPlan
 from models.enrolment import Enrolment
 from models.orders import Order
@@ -22,6 +22,8 @@ from models.training import TrainingPlan
 FIELDS = ("exam_start", "exam_end", "venue", "theory_part", "practical_part", "theory_pass",
           "practical_pass")
 EDITABLE_STATES = (AssessmentState.DRAFT.value, AssessmentState.REJECTED.value)
+# Free text, as long as its column.
+TEXT_LIMITS = {"venue": 128, "theory_part": 256, "practical_part": 256}
 
 
 class AssessmentRefused(DomainError):
@@ -65,12 +67,17 @@ def check(plan: TrainingPlan, values: dict[str, Any]) -> list[FieldError]:
     if isinstance(start, dt.datetime) and isinstance(end, dt.datetime):
         if end <= start:
             errors.append(FieldError("exam_end", gettext("The exam must end after it starts.")))
-        if start.date() <= plan.train_end:
-            errors.append(FieldError("exam_start", gettext(
-                "The exam comes after the training, which ends on %(day)s.", day=plan.train_end)))
-    for name in ("venue", "theory_part", "practical_part"):
-        if not str(values.get(name) or "").strip():
+        if start <= clock.now():
+            errors.append(FieldError("exam_start", gettext("The exam cannot start in the past.")))
+        for field, message, params in date_order({"train_end": plan.train_end,
+                                                  "exam_start": start}):
+            errors.append(FieldError(field, gettext(message, **params)))
+    for name, limit in TEXT_LIMITS.items():
+        text = str(values.get(name) or "").strip()
+        if not text:
             errors.append(FieldError(name, gettext("This field is required.")))
+        elif len(text) > limit:
+            errors.append(FieldError(name, gettext("At most %(n)s characters.", n=limit)))
     for name in ("theory_pass", "practical_pass"):
         mark = values.get(name)
         if not isinstance(mark, int) or isinstance(mark, bool) or not 0 <= mark <= 100:

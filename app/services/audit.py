@@ -1,12 +1,15 @@
 """The one way to write the audit log; it joins the caller's transaction."""
 import json
+import re
 from typing import Any, Mapping, Optional
 
 from flask import has_request_context, request
 from flask_login import current_user
+from werkzeug.local import LocalProxy
 
 from app.extensions import db
 from app.services import clock
+from app.services.codes import is_valid_id_number, mask_id_number
 from models.audit import AuditLog
 
 
@@ -22,6 +25,8 @@ def record(
 
     Not committed here: the row lands with the caller's transaction or not at all.
     """
+    if isinstance(obj, LocalProxy):  # e.g. current_user: the row it stands for, not the proxy
+        obj = obj._get_current_object()
     user = current_user if has_request_context() and current_user.is_authenticated else None
     entry = AuditLog(
         at=clock.now(),
@@ -39,10 +44,20 @@ def record(
     return entry
 
 
+# An 18-character ID number standing alone (not inside a longer trade or invoice number).
+_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
 def _summary(before, after) -> Optional[str]:
     if before is None and after is None:
         return None
-    return json.dumps({"before": before, "after": after}, ensure_ascii=False, default=str)
+    text = json.dumps({"before": before, "after": after}, ensure_ascii=False, default=str)
+    return _ID_LIKE.sub(_mask_if_id, text)  # full ID numbers never reach the audit log
+
+
+def _mask_if_id(match: re.Match) -> str:
+    number = match.group().upper()
+    return mask_id_number(number) if is_valid_id_number(number) else match.group()
 
 
 def changes(obj: Any, fields: list[str]) -> dict[str, Any]:

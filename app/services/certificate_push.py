@@ -8,12 +8,15 @@ again; the ministry's Idempotency-Key (the certificate number) absorbs that. A f
 keeps the certificate generated with its last error, and the next run tries again.
 """
 import logging
+from typing import Any, Optional
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 
+from app import security
 from app.extensions import db
 from app.integrations import ministry
-from app.services import audit, clock, notifications
+from app.services import N_, audit, clock, notifications
 from models.assessment import Certificate
 from models.states import CertificateState
 
@@ -22,6 +25,19 @@ log = logging.getLogger(__name__)
 GENERATED, PUSHED = CertificateState.GENERATED.value, CertificateState.PUSHED.value
 ERROR_LENGTH = 500
 PUSHED_NOW, ALREADY, FAILED, DOWN = "pushed", "already", "failed", "down"
+# What enterprises, institutions and regulators read of a failed push (the raw error, e.g.
+# "[Errno 111] Connection refused", is for admins and the log): every run tries it again.
+PUSH_FAILED = N_("Push failed; the system will retry automatically.")
+
+
+def shown_error(raw: Optional[str], user: Any = None) -> str:
+    """A certificate's last push error as `user` (default: the signed-in user) may read it."""
+    if not raw:
+        return ""
+    user = security.acting_user() if user is None else user
+    if security.primary_role(user) == security.ADMIN:
+        return raw
+    return gettext(PUSH_FAILED)
 
 
 def _unlocked(statement):

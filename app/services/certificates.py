@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from app import security
 from app.extensions import db
 from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, notifications
+from app.services import scores
 from models.assessment import Certificate, CertificateSequence, ScoreReport
 from models.enrolment import Enrolment
 from models.states import CertificateState, ScoreState
@@ -40,6 +41,8 @@ def reviewable_report(report_id: int, reviewer: Any) -> ScoreReport:
 def approve_scores(report_id: int, reviewer: Any) -> list[Certificate]:
     """已审核, and a certificate for everyone who passed, in one transaction."""
     report = reviewable_report(report_id, reviewer)
+    scores.require_exam_ended(report.assessment, N_(
+        "Scores can be approved only after the exam has ended (%(end)s)."))
     _move(report, ScoreState.APPROVED, None)
     passed = [score.enrolment for score in report.scores if score.passed]
     certificates = generate(passed)

@@ -1,10 +1,22 @@
-"""Check characters of Chinese identifiers (GB 32100-2015 USCC, GB 11643-1999 ID)."""
+"""Chinese identifiers (GB 32100-2015 USCC, GB 11643-1999 ID number, mainland mobile):
+their one definition each, accepting ASCII digits only.
+
+Python's str.isdigit, int() and regex \\d also accept other scripts' digits (Arabic-Indic,
+Devanagari ...): one person could be enrolled three times, or one phone get codes three times
+past its limits. Full-width digits become ASCII by NFKC before these patterns are applied.
+"""
 import datetime as dt
+import re
+import unicodedata
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+ID_NUMBER_CHARS = re.compile(r"[0-9]{17}[0-9X]\Z")
+MOBILE = re.compile(r"1[3-9][0-9]{9}\Z")
+# Spaces of any width, zero-width characters and dashes people type inside phone numbers.
+_MOBILE_NOISE = re.compile(r"[\s\u00a0\u3000\u200b-\u200d\u2060\ufeff\-\u2010-\u2015]+")
 
 
 def uscc_check_char(first17: str) -> str:
@@ -36,7 +48,7 @@ def id_birth_date(number: str) -> dt.date | None:
 
 def is_valid_id_number(number: str) -> bool:
     """18-character resident ID with a real birth date and the right check digit."""
-    if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
+    if not ID_NUMBER_CHARS.match(number):
         return False
     return id_birth_date(number) is not None and id_check_digit(number[:17]) == number[17]
 
@@ -58,3 +70,12 @@ def mask_mobile(number: str) -> str:
     if not number or len(number) < 7:
         return number or ""
     return number[:3] + "****" + number[-4:]
+
+
+def normalize_mobile(value: str) -> str:
+    """138-1234-5678, １３８ 1234 5678 -> 13812345678; anything else is left for MOBILE to refuse."""
+    return _MOBILE_NOISE.sub("", unicodedata.normalize("NFKC", value or ""))
+
+
+def is_valid_mobile(number: str) -> bool:
+    return bool(MOBILE.match(number))

@@ -1,17 +1,19 @@
 """Enrolling an enterprise's workers in a plan: roster import, one at a time, removal."""
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.services import N_, DomainError, NotFound, audit, clock
+from app.services import N_, DomainError, NotFound, audit, clock, people
 from app.services import roster as roster_rules
-from app.services.codes import id_birth_date
+from app.services.codes import id_birth_date, mask_mobile
 from app.services.plans import phase
 from models.enrolment import Enrolment, ImportBatch, Person
 from models.organisation import Enterprise
-from models.states import PlanPhase, ReviewState
+from models.reference import Education, ProfessionalTitle
+from models.states import PlanPhase, PlanState, ReviewState
 from models.training import TrainingPlan
 
 
@@ -19,12 +21,16 @@ class EnrolmentRefused(DomainError):
     message = N_("Enrolment is not possible now.")
 
 
+class _Raced(Exception):
+    """A person's registered name changed between the check and the save."""
+
+
 def enrolling_plan(plan_id: int, user: Any) -> TrainingPlan:
     """The plan, if this user's enterprise may enrol people in it now."""
     enterprise = db.session.get(Enterprise, user.enterprise_id) if user.enterprise_id else None
     plan = db.session.get(TrainingPlan, plan_id)
-    if enterprise is None or plan is None:
-        raise NotFound()
+    if enterprise is None or plan is None or plan.review_state != PlanState.APPROVED.value:
+        raise NotFound()  # a draft or refused plan is as unknown to enterprises as a missing one
     if enterprise.review_state != ReviewState.APPROVED.value:
         raise EnrolmentRefused(N_("Your enterprise must pass review before it can enrol trainees."))
     if phase(plan) != PlanPhase.ENROLLING:
@@ -47,41 +53,48 @@ def import_roster(plan_id: int, user: Any, data: bytes, filename: str) -> roster
         db.session.flush()
         person_ids = _save_people(report.trainees, now)
         _bulk_insert(Enrolment.__table__, [
-            dict(person_id=person_ids[t.id_number], plan_id=plan.id,
-                 enterprise_id=user.enterprise_id, batch_id=batch.id,
-                 occupation_id=t.occupation_id, level_id=t.level_id, status="live",
+            dict(_enrolment_values(t), person_id=person_ids[t.id_number], plan_id=plan.id,
+                 enterprise_id=user.enterprise_id, batch_id=batch.id, status="live",
                  created_at=now)
             for t in report.trainees])
         audit.record("roster.import", batch, after={"plan": plan.id, "rows": batch.rows,
                                                     "file": batch.filename},
                      region_code=plan.region_code)
         db.session.commit()
-    except IntegrityError:  # another upload enrolled one of them (or added the person) meanwhile
+    except (IntegrityError, _Raced):  # another upload enrolled or registered one of them meanwhile
         db.session.rollback()
         raise EnrolmentRefused(N_("Someone in this roster was enrolled in the plan meanwhile; "
                                   "please check the roster again.")) from None
     return report
 
 
-def _person_values(trainee, now) -> dict:
-    return dict(id_number=trainee.id_number, name=trainee.name, gender=trainee.gender,
-                birth_date=id_birth_date(trainee.id_number), mobile=trainee.mobile,
-                education_id=trainee.education_id, title_id=trainee.title_id, updated_at=now)
+def _enrolment_values(trainee) -> dict:
+    """What the enterprise says of its worker besides the identity: the enrolment's own."""
+    return dict(mobile=trainee.mobile, education_id=trainee.education_id,
+                title_id=trainee.title_id, occupation_id=trainee.occupation_id,
+                level_id=trainee.level_id)
 
 
 def _save_people(trainees, now) -> dict[str, int]:
-    """Insert new people and refresh known ones (one Person per ID number); id by number."""
-    numbers = [t.id_number for t in trainees]
+    """Register the ID numbers not known yet (one Person per number); id by number.
+
+    Known people are never written: their registered name must be the one given (checked
+    against the plan before, and here again inside the transaction, so a correction made
+    meanwhile cannot slip through).
+    """
+    names = {t.id_number: t.name for t in trainees}
+    numbers = list(names)
     known: dict[str, int] = {}
     for start in range(0, len(numbers), 500):
-        known.update(db.session.execute(
-            select(Person.id_number, Person.id)
-            .where(Person.id_number.in_(numbers[start:start + 500]))).tuples().all())
-    updates = [{"id": known[t.id_number], **_person_values(t, now)}
-               for t in trainees if t.id_number in known]
-    if updates:
-        db.session.execute(update(Person), updates)
-    fresh = [_person_values(t, now) for t in trainees if t.id_number not in known]
+        for number, person_id, name in db.session.execute(
+                select(Person.id_number, Person.id, Person.name)
+                .where(Person.id_number.in_(numbers[start:start + 500]))):
+            known[number] = person_id
+            if name != names[number]:
+                raise _Raced()
+    fresh = [dict(id_number=t.id_number, name=t.name, gender=t.gender,
+                  birth_date=id_birth_date(t.id_number), updated_at=now)
+             for t in trainees if t.id_number not in known]
     if fresh:
         _bulk_insert(Person.__table__, fresh)
         for start in range(0, len(fresh), 1000):
@@ -129,12 +142,17 @@ def add_trainee(plan_id: int, user: Any, values: dict[str, str]) -> list[roster_
     if report.errors:
         return report.errors
     now = clock.now()
-    person_id = _save_people([trainee], now)[trainee.id_number]
-    enrolment = Enrolment(person_id=person_id, plan_id=plan.id, enterprise_id=user.enterprise_id,
-                          occupation_id=trainee.occupation_id, level_id=trainee.level_id,
-                          status="live", created_at=now)
-    db.session.add(enrolment)
-    db.session.flush()
+    try:
+        person_id = _save_people([trainee], now)[trainee.id_number]
+        enrolment = Enrolment(person_id=person_id, plan_id=plan.id,
+                              enterprise_id=user.enterprise_id, status="live", created_at=now,
+                              **_enrolment_values(trainee))
+        db.session.add(enrolment)
+        db.session.flush()
+    except (IntegrityError, _Raced):  # the same person, enrolled or registered meanwhile
+        db.session.rollback()
+        raise EnrolmentRefused(N_("This person was enrolled in the plan meanwhile; please "
+                                  "reload the page.")) from None
     audit.record("enrolment.add", enrolment, after={"id_number": trainee.id_number},
                  region_code=plan.region_code)
     db.session.commit()
@@ -146,7 +164,12 @@ EDITABLE = ("姓名", "性别", "手机号码", "文化程度", "职称")
 
 def edit_trainee(enrolment_id: int, user: Any,
                  values: dict[str, str]) -> list[roster_rules.CellError]:
-    """Correct a trainee's details (not the ID number) under the roster's rules."""
+    """Correct a trainee's details (not the ID number) under the roster's rules.
+
+    Mobile, education and title are this enrolment's own. The registered name is the
+    person's, shared with any other enterprise: it changes here only while this enterprise is
+    the only one that ever enrolled the person and no certificate names them.
+    """
     enrolment = own_live_enrolment(enrolment_id, user)
     plan = enrolling_plan(enrolment.plan_id, user)
     person = enrolment.person
@@ -156,15 +179,27 @@ def edit_trainee(enrolment_id: int, user: Any,
     trainee = roster_rules.check_cells(cells, errors)
     if trainee is None:
         return errors
-    before = audit.changes(person, ["name", "gender", "mobile", "education_id", "title_id"])
-    for key, value in _person_values(trainee, clock.now()).items():
-        setattr(person, key, value)
-    audit.record("enrolment.edit", enrolment, before=before,
-                 after=audit.changes(person, ["name", "gender", "mobile", "education_id",
-                                              "title_id"]),
+    renamed = trainee.name != person.name
+    if renamed and not people.enterprise_may_rename(person.id, user.enterprise_id):
+        return [roster_rules.CellError(None, "姓名", values.get("姓名"), gettext(
+            "The registered name of this ID number cannot be changed here; if it is wrong, "
+            "ask the city authority of the plan's region to correct it."))]
+    before = _snapshot(enrolment)
+    for key, value in _enrolment_values(trainee).items():
+        setattr(enrolment, key, value)
+    if renamed:
+        people.rename(person, trainee.name, region_code=plan.region_code)
+    audit.record("enrolment.edit", enrolment, before=before, after=_snapshot(enrolment),
                  region_code=plan.region_code)
     db.session.commit()
     return []
+
+
+def _snapshot(enrolment: Enrolment) -> dict:
+    """The enrolment's own data for the audit log (the mobile masked)."""
+    return {"mobile": mask_mobile(enrolment.mobile),
+            "education": db.session.get(Education, enrolment.education_id).name,
+            "title": db.session.get(ProfessionalTitle, enrolment.title_id).name}
 
 
 def own_live_enrolment(enrolment_id: int, user: Any) -> Enrolment:

@@ -95,14 +95,21 @@ def reviewing_authority(region_code: str, province_owned: bool) -> Authority:
     return db.session.scalars(select(Authority).where(Authority.region_code == code)).one()
 
 
+def check_new_uscc(uscc: str) -> str:
+    """The normalised code, if a new enterprise may register with it; asked as soon as the code
+    is typed or read from the licence, and again on submit."""
+    uscc = normalize_uscc(uscc)
+    check_uscc(uscc)
+    if db.session.scalars(select(Enterprise.id).where(Enterprise.uscc == uscc)).first():
+        raise EnterpriseExists()
+    if current_app.appbuilder.sm.find_user(username=uscc):
+        raise EnterpriseExists()
+    return uscc
+
+
 def register(data: RegistrationData, tokens: dict[str, Optional[str]]) -> Enterprise:
     """Create the enterprise (待审核) and its account, all at once or not at all."""
-    data.uscc = normalize_uscc(data.uscc)
-    check_uscc(data.uscc)
-    if db.session.scalars(select(Enterprise.id).where(Enterprise.uscc == data.uscc)).first():
-        raise EnterpriseExists()
-    if current_app.appbuilder.sm.find_user(username=data.uscc):
-        raise EnterpriseExists()
+    data.uscc = check_new_uscc(data.uscc)
     city(data.region_code)
     data.contact_mobile = sms_codes.check_mobile(data.contact_mobile)
     accounts.check_new_password(data.password, data.password_confirm)
@@ -151,6 +158,10 @@ def _check_licence(upload: StagedUpload, uscc: str) -> None:
     if upload.ocr_state in ("queued", None):
         raise LicenceNotReadYet()
     reading = staged.ocr_reading(upload) or {}
+    if reading.get("problem") == "registration_number":  # other problems: LicenceUnclear below
+        from app.services.licence import PROBLEMS
+
+        raise LicenceUnclear(PROBLEMS[reading["problem"]])
     if reading.get("uscc") != uscc:
         raise LicenceUnclear()
 
@@ -322,14 +333,15 @@ def _clean_documents(documents: dict[str, tuple[str, bytes]], approved: bool) ->
     """Every new picture checked and re-encoded before anything is written."""
     from flask_babel import gettext
 
-    from app.services.images import clean_jpeg
+    from app.services.images import DOCUMENT, clean_jpeg
 
     if documents and approved:
         raise InvalidState(N_("Documents of an approved enterprise cannot be replaced."))
     cleaned = {}
     for slot, (filename, data) in documents.items():
         staged.check_name(slot, filename)
-        cleaned[slot] = clean_jpeg(data, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
+        cleaned[slot] = clean_jpeg(data, kind=DOCUMENT,
+                                   max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
                                    label=f"{gettext(staged.SLOTS[slot])} ({slot}.jpg)")
     return cleaned
 
@@ -347,9 +359,15 @@ def read_licence_of(enterprise_id: int) -> None:
 
 
 def reading_differences(enterprise_values: dict, reading: Optional[dict]) -> dict[str, str]:
-    """Fields where the typed value differs from what OCR read on the licence."""
+    """Fields where the typed value differs from what OCR read on the licence with confidence.
+
+    A field the reader was unsure of is not a difference: it is the reader's doubt, not the
+    enterprise's. Readings made before confidences were kept carry none and count as read."""
+    from app.services.licence import CONFIDENT
+
     if not reading:
         return {}
+    confidence = reading.get("confidence")
     pairs = {"uscc": "uscc", "name": "name", "enterprise_type": "type",
              "legal_representative": "legal_representative",
              "registered_capital": "registered_capital", "established": "established",
@@ -359,6 +377,8 @@ def reading_differences(enterprise_values: dict, reading: Optional[dict]) -> dic
         typed = enterprise_values.get(ours)
         typed = typed.isoformat() if isinstance(typed, dt.date) else (typed or "")
         read = reading.get(theirs) or ""
+        if confidence is not None and (confidence.get(theirs) or 0) < CONFIDENT:
+            continue
         if read and str(typed).replace(" ", "") != read.replace(" ", ""):
             differences[ours] = read
     return differences

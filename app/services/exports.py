@@ -3,7 +3,7 @@
 Small results are written in the request (sync_bytes); larger ones become an Export that a
 task builds (start → tasks.exports.build_export → build) while the user watches progress().
 Every string cell is neutralised against formula injection; ID numbers and mobiles are text,
-whole only for the owner enterprise and the authorities over it.
+whole only for the enterprise that enrolled the trainee and the plan's institution.
 """
 import datetime as dt
 import io
@@ -34,9 +34,12 @@ log = logging.getLogger(__name__)
 
 KIND = "trainees"
 SHEET = "报名人员"
-HEADERS = ("姓名", "性别", "身份证号码", "手机号码", "培训计划", "培训机构", "职业(工种)", "职业等级",
-           "培训计划状态", "考核计划", "成绩报审", "培训证书", "报名时间")
-WIDTHS = (12, 6, 22, 15, 26, 24, 16, 14, 14, 12, 12, 20, 18)
+# The columns of 报名人员查询 in its order, with 性别, 职业等级 and 报名时间 besides; 企业 only
+# for those whose screen shows it (trainees.shows_enterprise).
+ENTERPRISE = "企业"
+HEADERS = ("姓名", "性别", "身份证号码", "手机号码", ENTERPRISE, "培训机构", "培训时间",
+           "职业(工种)名称", "职业等级", "培训计划", "考核计划", "成绩报审", "培训证书", "报名时间")
+WIDTHS = (12, 6, 22, 15, 30, 24, 26, 16, 14, 12, 12, 12, 20, 18)
 SYNC_LIMIT = 2000  # at or below: the file is written in the request; above: an Export task
 PROGRESS_EVERY = 1000
 
@@ -72,6 +75,13 @@ def _minute(value: Optional[dt.datetime]) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value else ""
 
 
+def headers(user: Any) -> tuple[str, ...]:
+    """The export's column titles for this user."""
+    if trainees.shows_enterprise(user):
+        return HEADERS
+    return tuple(title for title in HEADERS if title != ENTERPRISE)
+
+
 def write_trainees(rows: Iterable[trainees.Row], out: Union[str, BinaryIO], *, user: Any,
                    progress: Optional[Callable[[int], None]] = None) -> int:
     """Write rows to out (a path or a binary file) as one streamed sheet; the number written.
@@ -81,11 +91,13 @@ def write_trainees(rows: Iterable[trainees.Row], out: Union[str, BinaryIO], *, u
     """
     book = Workbook(write_only=True)
     sheet = book.create_sheet(SHEET)
-    for index, width in enumerate(WIDTHS):
-        sheet.column_dimensions[get_column_letter(index + 1)].width = width
+    titles = headers(user)
+    widths = dict(zip(HEADERS, WIDTHS))
+    for index, title in enumerate(titles):
+        sheet.column_dimensions[get_column_letter(index + 1)].width = widths[title]
     bold = Font(bold=True)
     header = []
-    for title in HEADERS:
+    for title in titles:
         cell = WriteOnlyCell(sheet, value=title)
         cell.font = bold
         header.append(cell)
@@ -109,6 +121,7 @@ def _write_rows(sheet, rows: Iterable[trainees.Row], user: Any,
             labels[state] = state.label
         return labels[state]
 
+    with_enterprise = trainees.shows_enterprise(user)
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         for row in rows:
             person, enrolment, plan = row.person, row.enrolment, row.plan
@@ -117,9 +130,10 @@ def _write_rows(sheet, rows: Iterable[trainees.Row], user: Any,
                 neutralize(person.name),
                 neutralize(person.gender),
                 _text(sheet, person.id_number if full else mask_id_number(person.id_number)),
-                _text(sheet, person.mobile if full else mask_mobile(person.mobile)),
-                neutralize(plan.training_dates),
+                _text(sheet, enrolment.mobile if full else mask_mobile(enrolment.mobile)),
+                *([neutralize(enrolment.enterprise.name)] if with_enterprise else []),
                 neutralize(plan.institution.name),
+                neutralize(plan.training_dates),
                 neutralize(enrolment.occupation.name),
                 neutralize(enrolment.level.name),
                 label(row.phase),

@@ -1,13 +1,17 @@
 """Notifications. Trainees get SMS from their enterprise (training start, exam); organisations
 get in-app messages for what needs them, and an enterprise's contact an SMS as well.
 
-Texts are message ids whose Chinese lives in translations/zh_CN, always rendered in Chinese
-(an SMS does not follow the sender's UI language). Nothing here sends while a page waits:
-messages and notices are rows, delivered by tasks (`deliver_due` every minute, and one task per
-trainee notice) through the SMS backend; a failed send is retried and ends as failed.
-Quiet hours hold trainee SMS until morning; each phone has a daily cap.
+Every SMS is a template with named parameters (app/services/sms_templates.py): the text the
+preview, the outbox and 详情 show is rendered from the same definition the provider renders.
+In-app messages without an SMS are message ids, always rendered in Chinese. Nothing here sends
+while a page waits: messages and notices are rows, delivered by tasks (`deliver_due` every
+minute, and one task per batch of trainee notices, sent as one SendBatchSms) through the SMS
+backend. What the provider may take later (rate limits, outages) is retried, then failed; what
+it refuses for good (invalid number, template, balance) fails at once. Quiet hours hold trainee
+SMS until morning; each phone has a daily cap; both are applied before the provider is called.
 """
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -19,25 +23,18 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.integrations import sms
-from app.services import N_, DomainError, NotFound, clock
+from app.services import N_, DomainError, NotFound, clock, sms_templates
 from app.services.codes import mask_mobile
-from models.accounts import SmsMessage
 from models.assessment import AdmissionTicket, AssessmentPlan
 from models.enrolment import Enrolment
 from models.notifications import Message, TraineeNotice
 from models.organisation import Enterprise
-from models.states import AssessmentState
+from models.states import AssessmentState, OrderState
 
 log = logging.getLogger(__name__)
 
-TRAINEE_TEXTS = {
-    "training": N_("[Jianpei] %(name)s: your %(occupation)s (%(level)s) training starts on "
-                   "%(start)s at %(venue)s. Training institution: %(institution)s, contact: "
-                   "%(contact)s. Please be on time."),
-    "exam": N_("[Jianpei] %(name)s: your %(occupation)s (%(level)s) exam is on %(time)s at "
-               "%(venue)s, admission ticket %(ticket)s. Bring your ID card and the ticket and "
-               "arrive 30 minutes early."),
-}
+# A kind of trainee notice, and the SMS template it is sent with.
+NOTICE_PURPOSES = {"training": "training_notice", "exam": "exam_notice"}
 
 
 class NoticeRefused(DomainError):
@@ -62,13 +59,22 @@ def chinese(msgid: str, **params) -> str:
 @dataclass
 class Preview:
     enrolment: Enrolment
-    text: Optional[str]  # None: cannot be sent (reason says why)
+    text: Optional[str]  # None: cannot be sent (reason says why); else what the phone shows
     reason: Optional[str]
     already: int  # notices of this kind sent or queued before
+    params: Optional[dict] = None  # the template's parameters, as the provider gets them
+    last: Optional[TraineeNotice] = None  # the latest notice of this kind, with its receipt
 
     @property
     def masked_mobile(self) -> str:
-        return mask_mobile(self.enrolment.person.mobile)
+        return mask_mobile(self.enrolment.mobile)
+
+    @property
+    def last_delivery(self) -> str:
+        """How the last notice of this kind went: 已送达, 失败 (why), or its sending state."""
+        if self.last is None:
+            return ""
+        return self.last.delivery_label or self.last.state_label
 
 
 def _own_enrolments(user: Any, enrolment_ids: list[int]) -> list[Enrolment]:
@@ -84,15 +90,33 @@ def _own_enrolments(user: Any, enrolment_ids: list[int]) -> list[Enrolment]:
     return found
 
 
-def compose(kind: str, enrolment: Enrolment) -> tuple[Optional[str], Optional[str]]:
-    """(text, None), or (None, why this trainee cannot get this notice)."""
+def paid_ids(enrolment_ids: list[int]) -> set[int]:
+    """Those of these live enrolments whose order is paid: the only trainees notices go to."""
+    from models.orders import Order
+
+    if not enrolment_ids:
+        return set()
+    return set(db.session.scalars(select(Enrolment.id).join(
+        Order, Order.id == Enrolment.order_id).where(
+        Enrolment.id.in_(enrolment_ids), Enrolment.status == "live",
+        Order.state == OrderState.PAID.value)))
+
+
+def exam_started(assessment: AssessmentPlan) -> bool:
+    """An exam notice is for before the exam; once it has started none is sent."""
+    return clock.now() >= assessment.exam_start
+
+
+def compose(kind: str, enrolment: Enrolment) -> tuple[Optional[dict], Optional[str]]:
+    """(the template's parameters, None), or (None, why this trainee cannot get this notice)."""
     person, plan = enrolment.person, enrolment.plan
     common = dict(name=person.name, occupation=enrolment.occupation.name,
                   level=enrolment.level.name)
     if kind == "training":
-        return chinese(TRAINEE_TEXTS["training"], start=f"{plan.train_start:%Y-%m-%d}",
-                       venue=plan.venue, institution=plan.institution.name,
-                       contact=plan.contact or plan.institution.name, **common), None
+        return sms_templates.params(NOTICE_PURPOSES[kind], dict(
+            start=f"{plan.train_start:%Y-%m-%d}", venue=plan.venue,
+            institution=plan.institution.name, contact=plan.contact or plan.institution.name,
+            **common)), None
     if kind == "exam":
         ticket = db.session.scalars(select(AdmissionTicket).join(AssessmentPlan).where(
             AdmissionTicket.enrolment_id == enrolment.id,
@@ -100,14 +124,16 @@ def compose(kind: str, enrolment: Enrolment) -> tuple[Optional[str], Optional[st
         if ticket is None:
             return None, gettext("No admission ticket yet.")
         exam = ticket.assessment
-        return chinese(TRAINEE_TEXTS["exam"], time=exam.exam_time, venue=exam.venue,
-                       ticket=ticket.number, **common), None
+        if exam_started(exam):
+            return None, gettext("The exam has started; exam notices go out only before it.")
+        return sms_templates.params(NOTICE_PURPOSES[kind], dict(
+            time=exam.exam_time, venue=exam.venue, ticket=ticket.number, **common)), None
     raise NoticeRefused(N_("Unknown kind of notice."))
 
 
 def preview(user: Any, enrolment_ids: list[int], kind: str) -> list[Preview]:
     """Exactly what `send` would send, trainee by trainee."""
-    if kind not in TRAINEE_TEXTS:
+    if kind not in NOTICE_PURPOSES:
         raise NoticeRefused(N_("Unknown kind of notice."))
     enrolments = _own_enrolments(user, enrolment_ids)
     before = dict(db.session.execute(
@@ -115,10 +141,19 @@ def preview(user: Any, enrolment_ids: list[int], kind: str) -> list[Preview]:
             TraineeNotice.enrolment_id.in_([e.id for e in enrolments]),
             TraineeNotice.kind == kind, TraineeNotice.state != "failed")
         .group_by(TraineeNotice.enrolment_id)).tuples().all())
+    last = {}
+    for notice in db.session.scalars(select(TraineeNotice).where(
+            TraineeNotice.enrolment_id.in_([e.id for e in enrolments]),
+            TraineeNotice.kind == kind).order_by(TraineeNotice.id)):
+        last[notice.enrolment_id] = notice
+    paid = paid_ids([e.id for e in enrolments])
     items = []
     for enrolment in enrolments:
-        text, reason = compose(kind, enrolment)
-        items.append(Preview(enrolment, text, reason, before.get(enrolment.id, 0)))
+        params, reason = compose(kind, enrolment) if enrolment.id in paid else (
+            None, gettext("Not paid: notices go only to trainees whose order is paid."))
+        text = sms_templates.render(NOTICE_PURPOSES[kind], params) if params else None
+        items.append(Preview(enrolment, text, reason, before.get(enrolment.id, 0), params,
+                             last.get(enrolment.id)))
     return items
 
 
@@ -133,18 +168,19 @@ def send(user: Any, enrolment_ids: list[int], kind: str, confirm_repeat: bool = 
     now = clock.now()
     send_after = next_send_time(now)
     notices = [TraineeNotice(enrolment_id=item.enrolment.id, kind=kind,
-                             phone=item.enrolment.person.mobile, text=item.text,
+                             phone=item.enrolment.mobile, text=item.text,
+                             params=json.dumps(item.params, ensure_ascii=False),
                              state="queued", send_after=send_after, created_at=now,
                              created_by=user.id) for item in items]
     db.session.add_all(notices)
     db.session.commit()
-    from tasks.notifications import deliver_notice
+    from tasks.notifications import deliver_notices
 
-    for notice in notices:
-        if send_after <= now:
-            deliver_notice(notice.id)
-        else:
-            deliver_notice.schedule((notice.id,), eta=_utc(send_after))
+    ids = [notice.id for notice in notices]
+    if send_after <= now:
+        deliver_notices(ids)
+    else:
+        deliver_notices.schedule((ids,), eta=_utc(send_after))
     return len(notices)
 
 
@@ -166,31 +202,65 @@ def _utc(local: dt.datetime) -> dt.datetime:
 
 def deliver_notice(notice_id: int) -> str:
     """Send one queued trainee notice now if its time has come; returns its state."""
-    notice = db.session.get(TraineeNotice, notice_id)
-    if notice is None or notice.state != "queued":
-        return notice.state if notice else "missing"
+    return deliver_notices([notice_id]).get(notice_id, "missing")
+
+
+def deliver_notices(notice_ids: list[int]) -> dict[int, str]:
+    """Send the queued trainee notices whose time has come, those of one kind in one batch.
+
+    Quiet hours, the exam start and each phone's daily cap are checked here, before the
+    provider is called; a notice held back stays queued. Returns each notice's state.
+    """
     now = clock.now()
-    later = max(next_send_time(now), notice.send_after)
-    if later > now:
-        return "queued"
-    if _sent_today(notice.phone, now) >= current_app.config["SMS_DAILY_CAP"]:
-        _defer(notice, gettext("Daily limit for this phone reached; it goes out tomorrow."))
-        return "queued"
-    claimed = db.session.execute(
-        update(TraineeNotice).where(TraineeNotice.id == notice.id,
-                                    TraineeNotice.state == "queued")
-        .values(attempts=TraineeNotice.attempts + 1, state="sending")
-        .execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
-    if not claimed:
-        return "sending"
-    return _finish(notice.id)
+    states: dict[int, str] = {}
+    claimed: list[int] = []
+    counted: dict[str, int] = {}  # phone -> messages today, this batch included
+    for notice_id in sorted(set(notice_ids)):
+        notice = db.session.get(TraineeNotice, notice_id)
+        if notice is None or notice.state != "queued":
+            states[notice_id] = notice.state if notice else "missing"
+            continue
+        states[notice_id] = "queued"
+        if max(next_send_time(now), notice.send_after) > now:
+            continue
+        if notice.kind == "exam" and _exam_started_for(notice.enrolment_id):  # held past it
+            db.session.execute(update(TraineeNotice).where(
+                TraineeNotice.id == notice.id, TraineeNotice.state == "queued")
+                .values(state="failed", last_error=gettext(
+                    "The exam has started; exam notices go out only before it."))
+                .execution_options(synchronize_session=False))
+            db.session.commit()
+            states[notice_id] = "failed"
+            continue
+        if notice.phone not in counted:
+            counted[notice.phone] = sms.sent_today(notice.phone, now)
+        if counted[notice.phone] >= current_app.config["SMS_DAILY_CAP"]:
+            _defer(notice, gettext("Daily limit for this phone reached; it goes out tomorrow."))
+            continue
+        taken = db.session.execute(
+            update(TraineeNotice).where(TraineeNotice.id == notice.id,
+                                        TraineeNotice.state == "queued")
+            .values(attempts=TraineeNotice.attempts + 1, state="sending")
+            .execution_options(synchronize_session=False)).rowcount
+        db.session.commit()
+        if taken:
+            counted[notice.phone] += 1
+            claimed.append(notice_id)
+        else:
+            states[notice_id] = "sending"
+    by_kind: dict[str, list[int]] = {}
+    for notice_id in claimed:
+        by_kind.setdefault(db.session.get(TraineeNotice, notice_id).kind, []).append(notice_id)
+    for kind, ids in by_kind.items():
+        states.update(_finish(kind, ids))
+    return states
 
 
-def _sent_today(phone: str, now: dt.datetime) -> int:
-    start = dt.datetime.combine(now.date(), dt.time())
-    return db.session.scalar(select(func.count()).select_from(SmsMessage).where(
-        SmsMessage.phone == phone, SmsMessage.created_at >= start)) or 0
+def _exam_started_for(enrolment_id: int) -> bool:
+    exam = db.session.scalars(select(AssessmentPlan).join(
+        AdmissionTicket, AdmissionTicket.assessment_id == AssessmentPlan.id).where(
+        AdmissionTicket.enrolment_id == enrolment_id)).first()
+    return exam is not None and exam_started(exam)
 
 
 def _defer(notice: TraineeNotice, why: str) -> None:
@@ -200,24 +270,46 @@ def _defer(notice: TraineeNotice, why: str) -> None:
     db.session.commit()
 
 
-def _finish(notice_id: int) -> str:
-    """Hand a claimed notice to the SMS backend: sent; or queued again for the minute task to
-    retry; or failed after NOTIFY_RETRIES attempts."""
-    notice = db.session.get(TraineeNotice, notice_id)
+def _finish(kind: str, notice_ids: list[int]) -> dict[int, str]:
+    """Hand claimed notices of one kind to the SMS backend in one batch: each ends sent;
+    queued again for the minute task to retry (what can succeed later, up to NOTIFY_RETRIES
+    attempts); or failed."""
+    notices = [db.session.get(TraineeNotice, notice_id) for notice_id in notice_ids]
     try:
-        sms.backend().send(notice.phone, notice.text, "trainee_notice")
-    except Exception as error:  # noqa: BLE001 - any provider failure is retried, then recorded
+        messages = sms.send_batch(NOTICE_PURPOSES[kind], [
+            (notice.phone, json.loads(notice.params) if notice.params else _legacy(notice))
+            for notice in notices])
+        db.session.flush()
+    except Exception as error:  # noqa: BLE001 - nothing was sent: retried, then recorded
         db.session.rollback()
-        notice = db.session.get(TraineeNotice, notice_id)
-        final = notice.attempts >= current_app.config["NOTIFY_RETRIES"]
-        notice.state, notice.last_error = ("failed" if final else "queued"), str(error)[:256]
-        db.session.commit()
-        log.warning("SMS to %s failed (attempt %s): %s", mask_mobile(notice.phone),
-                    notice.attempts, error)
-        return notice.state
-    notice.state, notice.sent_at = "sent", clock.now()
+        log.warning("SMS notices %s not handed over: %s", notice_ids, type(error).__name__)
+        messages = [None] * len(notice_ids)
+        notices = [db.session.get(TraineeNotice, notice_id) for notice_id in notice_ids]
+        problem = str(error)
+    states = {}
+    for notice, message in zip(notices, messages):
+        if message is not None and message.state in sms.ACCEPTED:
+            notice.state, notice.sent_at, notice.sms_message_id = "sent", clock.now(), message.id
+            notice.last_error = None
+        else:
+            retry = message is None or message.state == "retry"
+            final = not retry or notice.attempts >= current_app.config["NOTIFY_RETRIES"]
+            notice.state = "failed" if final else "queued"
+            notice.last_error = (sms.problem(message) if message is not None else problem)[:256]
+            notice.sms_message_id = message.id if message is not None else notice.sms_message_id
+            log.warning("SMS notice %s to %s: %s (attempt %s)", notice.id,
+                        mask_mobile(notice.phone), notice.state, notice.attempts)
+        states[notice.id] = notice.state
     db.session.commit()
-    return "sent"
+    return states
+
+
+def _legacy(notice: TraineeNotice) -> dict:
+    """A notice queued before templates (no params): rebuilt from its trainee."""
+    params, _ = compose(notice.kind, notice.enrolment)
+    if params is None:
+        raise NoticeRefused(N_("The notice was not sent."))
+    return params
 
 
 def notices_of(enrolment_id: int) -> list[TraineeNotice]:
@@ -230,22 +322,34 @@ def notices_of(enrolment_id: int) -> list[TraineeNotice]:
 
 def post(key: str, text_msgid: str, *, enterprise: Optional[Enterprise] = None,
          institution_id: Optional[int] = None, authority_id: Optional[int] = None,
-         link: Optional[str] = None, sms_to_contact: bool = False, essential: bool = True,
-         **params) -> Optional[Message]:
-    """An in-app message (at most one per `key`), in the caller's transaction.
+         link: Optional[str] = None, **params) -> Optional[Message]:
+    """An in-app message (at most one per `key`), in the caller's transaction."""
+    return _post(key, chinese(text_msgid, **params), enterprise=enterprise,
+                 institution_id=institution_id, authority_id=authority_id, link=link)
 
-    With `sms_to_contact`, the enterprise's contact also gets it by SMS (delivered by the
-    minute task), unless it is informational and the enterprise opted out.
-    """
+
+def post_with_sms(key: str, purpose: str, *, enterprise: Enterprise, link: Optional[str] = None,
+                  essential: bool = True, **params) -> Optional[Message]:
+    """An in-app message to an enterprise whose contact also gets it by SMS (delivered by the
+    minute task), unless it is informational and the enterprise opted out. Its text is the SMS
+    template rendered, so the bell and the phone say the same."""
+    values = sms_templates.params(purpose, params)
+    sms_state = None
+    if enterprise.contact_mobile:
+        sms_state = "skipped" if (enterprise.sms_opt_out and not essential) else "queued"
+    return _post(key, sms_templates.render(purpose, values), enterprise=enterprise, link=link,
+                 sms_state=sms_state, sms_purpose=purpose,
+                 sms_params=json.dumps(values, ensure_ascii=False))
+
+
+def _post(key: str, text: str, *, enterprise: Optional[Enterprise] = None,
+          institution_id: Optional[int] = None, authority_id: Optional[int] = None,
+          link: Optional[str] = None, **sms_fields) -> Optional[Message]:
     if db.session.scalar(select(Message.id).where(Message.key == key)) is not None:
         return None
-    sms_state = None
-    if sms_to_contact and enterprise is not None and enterprise.contact_mobile:
-        sms_state = "skipped" if (enterprise.sms_opt_out and not essential) else "queued"
     message = Message(key=key[:128], enterprise_id=enterprise.id if enterprise else None,
                       institution_id=institution_id, authority_id=authority_id,
-                      text=chinese(text_msgid, **params), link=link, sms_state=sms_state,
-                      created_at=clock.now())
+                      text=text, link=link, created_at=clock.now(), **sms_fields)
     try:
         with db.session.begin_nested():
             db.session.add(message)
@@ -259,36 +363,49 @@ def deliver_due() -> dict:
     now = clock.now()
     due = list(db.session.scalars(select(TraineeNotice.id).where(
         TraineeNotice.state == "queued", TraineeNotice.send_after <= now)))
-    states = [deliver_notice(notice_id) for notice_id in due]
-    sent = states.count("sent")
+    sent = list(deliver_notices(due).values()).count("sent") if due else 0
     for message_id in list(db.session.scalars(select(Message.id).where(
             Message.sms_state == "queued").order_by(Message.id))):
         message = db.session.get(Message, message_id)
         enterprise = db.session.get(Enterprise, message.enterprise_id)
         claimed = db.session.execute(
             update(Message).where(Message.id == message_id, Message.sms_state == "queued")
-            .values(sms_state="sending").execution_options(synchronize_session=False)).rowcount
+            .values(sms_state="sending", sms_attempts=Message.sms_attempts + 1)
+            .execution_options(synchronize_session=False)).rowcount
         db.session.commit()
-        if claimed and _finish_message(message_id, enterprise.contact_mobile,
-                                       db.session.get(Message, message_id).text) == "sent":
+        if claimed and _finish_message(message_id, enterprise.contact_mobile) == "sent":
             sent += 1
     remind_expiring_orders(now)
     return {"sent": sent, "notices_due": len(due)}
 
 
-def _finish_message(message_id: int, phone: str, text: str) -> str:
+def _finish_message(message_id: int, phone: str) -> str:
+    """The contact SMS of one in-app message: sent, queued again (what can succeed later), or
+    failed. A message from before templates has no purpose and is not sent."""
+    message = db.session.get(Message, message_id)
+    if not message.sms_purpose:
+        message.sms_state = "failed"
+        db.session.commit()
+        return "failed"
     try:
-        sms.backend().send(phone, text, "message")
-    except Exception as error:  # noqa: BLE001
+        sent = sms.send(phone, message.sms_purpose, json.loads(message.sms_params or "{}"))
+        db.session.flush()
+    except Exception as error:  # noqa: BLE001 - recorded as failed, never half-sent
         db.session.rollback()
         db.session.execute(update(Message).where(Message.id == message_id)
                            .values(sms_state="failed"))
         db.session.commit()
-        log.warning("SMS for message %s failed: %s", message_id, error)
+        log.warning("SMS for message %s failed: %s", message_id, type(error).__name__)
         return "failed"
-    db.session.execute(update(Message).where(Message.id == message_id).values(sms_state="sent"))
+    if sent.state in sms.ACCEPTED:
+        state = "sent"
+    else:
+        state = "queued" if sent.state == "retry" and message.sms_attempts < current_app.config[
+            "NOTIFY_RETRIES"] else "failed"
+    db.session.execute(update(Message).where(Message.id == message_id)
+                       .values(sms_state=state, sms_message_id=sent.id))
     db.session.commit()
-    return "sent"
+    return state
 
 
 def remind_expiring_orders(now: dt.datetime) -> int:
@@ -299,12 +416,10 @@ def remind_expiring_orders(now: dt.datetime) -> int:
     made = 0
     for order in db.session.scalars(select(Order).where(
             Order.state == "pending", Order.expires_at > now, Order.expires_at <= soon)):
-        if post(f"order.expiring:{order.id}", N_(
-                "[Jianpei] Order %(number)s (%(amount)s yuan) expires at %(time)s; pay it before "
-                "then or its seats are released."), enterprise=order.enterprise,
-                link=_path("OrderView.show", pk=order.id), sms_to_contact=True,
-                number=order.out_trade_no, amount=f"{order.amount:.2f}",
-                time=f"{order.expires_at:%H:%M}"):
+        if post_with_sms(f"order.expiring:{order.id}", "order_reminder",
+                         enterprise=order.enterprise, link=_path("OrderView.show", pk=order.id),
+                         number=order.out_trade_no, amount=f"{order.amount:.2f}",
+                         time=f"{order.expires_at:%H:%M}"):
             made += 1
     db.session.commit()
     return made
@@ -364,14 +479,11 @@ def _authority_of(region_code: str) -> Optional[int]:
 
 def enterprise_reviewed(enterprise: Enterprise, entry) -> None:
     if enterprise.review_state == "approved":
-        text = N_("[Jianpei] %(name)s passed registration review; you can now enrol workers "
-                  "in training.")
+        purpose, extra = "review_approved", {}
     else:
-        text = N_("[Jianpei] %(name)s did not pass registration review: %(reason)s. Please "
-                  "correct the information and resubmit.")
-    post(_key("enterprise.review", entry), text, enterprise=enterprise,
-         link=_path("MyEnterpriseView.info"), sms_to_contact=True, name=enterprise.name,
-         reason=enterprise.review_reason or "")
+        purpose, extra = "review_rejected", {"reason": enterprise.review_reason or "—"}
+    post_with_sms(_key("enterprise.review", entry), purpose, enterprise=enterprise,
+                  link=_path("MyEnterpriseView.info"), name=enterprise.name, **extra)
 
 
 def enterprise_pending(enterprise: Enterprise, entry) -> None:
@@ -408,11 +520,10 @@ def tickets_available(assessment) -> None:
         AdmissionTicket, AdmissionTicket.enrolment_id == Enrolment.id).where(
         AdmissionTicket.assessment_id == assessment.id).distinct()).all()
     for enterprise in enterprises:
-        post(f"tickets:{assessment.id}:{enterprise.id}", N_(
-            "[Jianpei] Admission tickets for the %(occupation)s exam on %(time)s are ready: "
-            "download them under Enrolled and tell your trainees."), enterprise=enterprise,
-            link=_path("EnrolledView.plan", plan_id=assessment.plan_id), sms_to_contact=True,
-            occupation=assessment.plan.occupation.name, time=assessment.exam_time)
+        post_with_sms(f"tickets:{assessment.id}:{enterprise.id}", "tickets",
+                      enterprise=enterprise,
+                      link=_path("EnrolledView.plan", plan_id=assessment.plan_id),
+                      occupation=assessment.plan.occupation.name, time=assessment.exam_time)
 
 
 def scores_accepted(report) -> None:
@@ -437,19 +548,17 @@ def scores_approved(report) -> None:
         Enrolment, Enrolment.enterprise_id == Enterprise.id).where(
         Enrolment.id.in_([score.enrolment_id for score in report.scores])).distinct()).all()
     for enterprise in enterprises:
-        post(f"scores.approved:{report.id}:{enterprise.id}", N_(
-            "[Jianpei] The %(occupation)s exam results are approved; see them under Trainee "
-            "search."), enterprise=enterprise, link=_path("EnrolledView.plan", plan_id=plan.id),
-            sms_to_contact=True, essential=False, occupation=plan.occupation.name)
+        post_with_sms(f"scores.approved:{report.id}:{enterprise.id}", "scores",
+                      enterprise=enterprise, link=_path("EnrolledView.plan", plan_id=plan.id),
+                      essential=False, occupation=plan.occupation.name)
 
 
 def invoice_issued(invoice) -> None:
     order = invoice.order
-    post(f"invoice:{invoice.number}", N_(
-        "[Jianpei] E-invoice %(number)s (%(amount)s yuan) for order %(order)s is issued; "
-        "download it from the order page."), enterprise=order.enterprise,
-        link=_path("OrderView.show", pk=order.id), sms_to_contact=True, essential=False,
-        number=invoice.number, amount=f"{invoice.amount:.2f}", order=order.out_trade_no)
+    post_with_sms(f"invoice:{invoice.number}", "invoice", enterprise=order.enterprise,
+                  link=_path("OrderView.show", pk=order.id), essential=False,
+                  number=invoice.number, amount=f"{invoice.amount:.2f}",
+                  order=order.out_trade_no)
 
 
 def certificate_pushed(certificate) -> None:
@@ -467,8 +576,7 @@ def certificate_pushed(certificate) -> None:
         Enrolment, Enrolment.id == Certificate.enrolment_id).where(
         Enrolment.plan_id == enrolment.plan_id,
         Enrolment.enterprise_id == enrolment.enterprise_id))
-    post(f"certificates:{enrolment.plan_id}:{enrolment.enterprise_id}", N_(
-        "[Jianpei] %(n)s training certificates (%(occupation)s) are pushed to the national "
-        "system and can be looked up there."), enterprise=enrolment.enterprise,
-        link=_path("EnrolledView.plan", plan_id=enrolment.plan_id), sms_to_contact=True,
-        essential=False, n=pushed, occupation=enrolment.occupation.name)
+    post_with_sms(f"certificates:{enrolment.plan_id}:{enrolment.enterprise_id}", "certificates",
+                  enterprise=enrolment.enterprise,
+                  link=_path("EnrolledView.plan", plan_id=enrolment.plan_id), essential=False,
+                  n=pushed, occupation=enrolment.occupation.name)

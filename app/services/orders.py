@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -44,6 +44,11 @@ class PhotosMissing(OrderRefused):
         self.missing = missing  # (name, masked ID number, [what is missing])
 
 
+class TooManyLapses(OrderRefused):
+    message = N_("%(n)s of your orders for this plan lapsed unpaid within %(hours)s hours, so "
+                 "the seats were held for nothing; you can order again from %(time)s.")
+
+
 class SeatsShort(OrderRefused):
     message = N_("Only %(left)s seats are left in this plan, fewer than your %(n)s trainees; "
                  "nothing was reserved. Remove trainees or choose another plan.")
@@ -70,6 +75,7 @@ def create_order(plan_id: int, user: Any) -> Order:
     plan = enrolling_plan(plan_id, user)
     # An unpaid order past its hour must not hold seats now; the gateway is told later.
     expire_due(plan_id=plan.id, close_now=False)
+    _check_lapses(plan.id, user.enterprise_id)
     trainees = orderable(plan.id, user.enterprise_id)
     if not trainees:
         raise OrderRefused(N_("Every trainee enrolled here is already in an order."))
@@ -109,6 +115,41 @@ def create_order(plan_id: int, user: Any) -> Order:
         raise OrderRefused(N_("The seats were taken meanwhile; please try again.")) from None
     db.session.expire_all()
     return order
+
+
+def ordering_blocked_until(plan_id: int, enterprise_id: int,
+                           at: Optional[dt.datetime] = None) -> Optional[dt.datetime]:
+    """When the enterprise may order in the plan again, if ORDER_LAPSE_LIMIT of its orders
+    there lapsed unpaid (expired or cancelled) within ORDER_LAPSE_WINDOW_HOURS; else None.
+
+    Counted in SQL from the orders table. The check is advisory (two requests at once may
+    both pass it); seats are still taken only by reserve_seats' conditional UPDATE.
+    """
+    config = current_app.config
+    limit = int(config["ORDER_LAPSE_LIMIT"])
+    window = dt.timedelta(hours=float(config["ORDER_LAPSE_WINDOW_HOURS"]))
+    if limit < 1:
+        return None
+    at = at or clock.now()
+    # The seats were free again at the cancellation, or at the end of the order's hour.
+    lapsed_at = case((Order.closed_at < Order.expires_at, Order.closed_at),
+                     else_=Order.expires_at)
+    oldest = db.session.scalar(
+        select(lapsed_at).where(Order.plan_id == plan_id, Order.enterprise_id == enterprise_id,
+                                Order.state.in_((EXPIRED, CLOSED)), Order.trade_no.is_(None),
+                                lapsed_at > at - window)
+        .order_by(lapsed_at.desc()).offset(limit - 1).limit(1))
+    return oldest + window if oldest is not None else None
+
+
+def _check_lapses(plan_id: int, enterprise_id: int) -> None:
+    until = ordering_blocked_until(plan_id, enterprise_id)
+    if until is not None:
+        config = current_app.config
+        shown = (until + dt.timedelta(seconds=59)).replace(second=0, microsecond=0)
+        raise TooManyLapses(n=int(config["ORDER_LAPSE_LIMIT"]),
+                            hours=config["ORDER_LAPSE_WINDOW_HOURS"],
+                            time=f"{shown:%Y-%m-%d %H:%M}")
 
 
 def reserve_seats(plan_id: int, n: int) -> bool:
@@ -253,9 +294,36 @@ def close_at_gateway(order_id: int) -> None:
 
 # Payment ----------------------------------------------------------------------------------
 
+# Anyone may post a notification: a payment notice keeps each field cut to NOTICE_FIELD_MAX
+# characters and at most NOTICE_RAW_MAX characters in all (a real one is under 4 KB); the log
+# and the audit log get the order number cut to NOTICE_TRADE_NO_MAX, never the fields.
+NOTICE_FIELD_MAX = 1024
+NOTICE_RAW_MAX = 8192
+NOTICE_TRADE_NO_MAX = 64
+
+
+def _clip(value: Any, limit: int) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _bounded_raw(fields: dict) -> str:
+    """The notification as JSON for its payment notice, within NOTICE_RAW_MAX characters."""
+    kept: dict[str, str] = {}
+    size = 2
+    for key in sorted(fields):
+        name, value = _clip(key, 64), _clip(fields[key], NOTICE_FIELD_MAX)
+        size += len(json.dumps({name: value}, ensure_ascii=False))
+        if size > NOTICE_RAW_MAX:
+            kept["…"] = f"{len(fields) - len(kept)} more fields left out"
+            break
+        kept[name] = value
+    return json.dumps(kept, ensure_ascii=False, sort_keys=True)
+
+
 def receive_notification(fields: dict, remote_addr: Optional[str] = None) -> str:
     """Handle Alipay's asynchronous notification; the reply is "success" once it is settled."""
-    raw = json.dumps(fields, ensure_ascii=False, sort_keys=True)
+    raw = _bounded_raw(fields)
     order, problem = _check_notification(fields)
     if problem:
         _reject(fields.get("out_trade_no"), order, raw, problem, remote_addr)
@@ -291,18 +359,22 @@ def _check_notification(fields: dict) -> tuple[Optional[Order], Optional[str]]:
 
 
 def _reject(out_trade_no, order, raw, reason, remote_addr) -> None:
-    log.error("PAYMENT ALERT: notification rejected (%s) for %s from %s", reason, out_trade_no,
-              remote_addr)
+    out_trade_no = _clip(out_trade_no, NOTICE_TRADE_NO_MAX) or None
+    log.error("PAYMENT ALERT: notification rejected (%s) for %r from %s", _clip(reason, 256),
+              out_trade_no, remote_addr)
     db.session.rollback()
-    _note(order, out_trade_no, "rejected", raw, remote_addr, reason=reason)
+    notice = _note(order, out_trade_no, "rejected", raw, remote_addr, reason=reason)
+    db.session.flush()
+    # The reason and the fields stay in the payment notice; the audit row points at it.
     audit.record("payment.rejected", order, after={"out_trade_no": out_trade_no,
-                                                   "reason": reason},
+                                                   "outcome": "rejected", "notice": notice.id},
                  region_code=order.plan.region_code if order else None)
     db.session.commit()
 
 
 def _note(order, out_trade_no, outcome, raw, remote_addr, reason=None) -> PaymentNotice:
-    notice = PaymentNotice(received_at=clock.now(), out_trade_no=(out_trade_no or "")[:64] or None,
+    notice = PaymentNotice(received_at=clock.now(),
+                           out_trade_no=(out_trade_no or "")[:NOTICE_TRADE_NO_MAX] or None,
                            order_id=order.id if order else None, outcome=outcome,
                            reason=reason[:256] if reason else None,
                            remote_addr=remote_addr, raw=raw)

@@ -17,14 +17,13 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import N_, DomainError, audit
-from app.services.codes import mask_id_number
+from app.services import N_, DomainError, audit, images
 from app.services.enrolment import enrolling_plan, own_live_enrolment
 from app.services.images import CleanImage, ImageRefused, clean_jpeg
 from models.enrolment import Enrolment, Person
 
-PHOTO = "photo"
-ID_PHOTO = "id_photo"
+PHOTO = images.PHOTO  # each kind's pixel limits are in app/services/images.py
+ID_PHOTO = images.ID_PHOTO
 KINDS = {PHOTO: N_("1-inch photo"), ID_PHOTO: N_("ID card photo")}
 MAX_BYTES = 5 * 1024 * 1024
 MIN_PHOTO = (295, 413)
@@ -34,7 +33,7 @@ MIN_ID_PHOTO_WIDTH = 400
 THUMB = (120, 160)
 MAX_ZIP_ENTRIES = 2000
 MAX_ZIP_BYTES = 500 * 1024 * 1024
-FILE_NAME = re.compile(r"^(\d{17}[\dXx])\.(jpg|jpeg)$", re.IGNORECASE)
+FILE_NAME = re.compile(r"^([0-9]{17}[0-9Xx])\.(jpg|jpeg)$", re.IGNORECASE)  # ASCII digits only
 
 
 class ZipRefused(DomainError):
@@ -46,12 +45,12 @@ class BatchResult:
     saved: list[tuple[str, str]] = field(default_factory=list)      # (file, trainee name)
     refused: list[tuple[str, str]] = field(default_factory=list)    # (file, reason)
     unmatched: list[str] = field(default_factory=list)              # file names
-    missing: list[tuple[str, str]] = field(default_factory=list)    # (name, masked id)
+    missing: list[tuple[str, str]] = field(default_factory=list)    # (name, ID number)
 
 
 def check(kind: str, data: bytes) -> CleanImage:
     label = gettext(KINDS[kind])
-    image = clean_jpeg(data, max_bytes=MAX_BYTES, label=label)
+    image = clean_jpeg(data, kind=kind, max_bytes=MAX_BYTES, label=label)
     if kind == PHOTO:
         if image.width < MIN_PHOTO[0] or image.height < MIN_PHOTO[1]:
             raise ImageRefused(N_("The 1-inch photo must be at least 295 × 413 pixels (it is "
@@ -131,7 +130,8 @@ def upload_batch(plan_id: int, user: Any, kind: str,
         raise
     _commit(changes)
     key = "photo_key" if kind == PHOTO else "id_photo_key"
-    result.missing = [(e.person.name, mask_id_number(e.person.id_number))
+    # The enterprise's own trainees: whole numbers, to name the missing files by.
+    result.missing = [(e.person.name, e.person.id_number)
                       for e in trainees.values() if not getattr(e, key)]
     return result
 

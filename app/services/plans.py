@@ -1,8 +1,9 @@
 """Training plan rules: validation, the review state machine, edits after approval, the phase."""
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
+from flask_babel import lazy_gettext
 from sqlalchemy import and_, false, func, inspect, select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,12 +21,47 @@ TERMS = ("fee", "enrol_start", "enrol_end", "train_start", "train_end", "occupat
          "region_code")
 MAX_QUOTA = 10_000
 MAX_FEE = Decimal("100000")
+# Free text: the venue and contact fit their columns; notes are a paragraph, not a document.
+VENUE_MAX = 128
+CONTACT_MAX = 64
+NOTES_MAX = 1000
+TEXT_LIMITS = {"venue": (N_("Venue"), VENUE_MAX), "contact": (N_("Contact"), CONTACT_MAX),
+               "notes": (N_("Notes"), NOTES_MAX)}
 AUDITED = TERMS + ("quota", "venue", "region_code", "contact", "notes", "review_state",
                    "review_reason")
 
 
 class PlanRefused(DomainError):
     message = N_("The training plan was not saved.")
+
+
+def date_order(values: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Where the dates break enrolment opens < enrolment closes ≤ training starts < training
+    ends ≤ exam starts: (field, message id, params) for each break, a missing date skipped.
+
+    The one definition of the order, for plans and their assessment plans. Training dates are
+    days: enrolment may close on the day training starts, and training ends at the end of its
+    last day, so the exam starts on a later day.
+    """
+    enrol_start, enrol_end = values.get("enrol_start"), values.get("enrol_end")
+    train_start, train_end = _day(values.get("train_start")), _day(values.get("train_end"))
+    exam_start = values.get("exam_start")
+    problems = []
+    if enrol_start is not None and enrol_end is not None and not enrol_start < enrol_end:
+        problems.append(("enrol_end", N_("Enrolment must close after it opens."), {}))
+    if enrol_end is not None and train_start is not None and not _day(enrol_end) <= train_start:
+        problems.append(("train_start", N_("Training must not start before the day enrolment "
+                                           "closes."), {}))
+    if train_start is not None and train_end is not None and not train_start < train_end:
+        problems.append(("train_end", N_("Training must end on a later day than it starts."), {}))
+    if train_end is not None and exam_start is not None and not train_end < _day(exam_start):
+        problems.append(("exam_start", N_("The exam comes after the training, which ends on "
+                                          "%(day)s."), {"day": train_end}))
+    return problems
+
+
+def _day(value: Any) -> Any:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def phase(plan: TrainingPlan, at: Optional[dt.datetime] = None) -> Optional[PlanPhase]:
@@ -102,14 +138,15 @@ def validate(plan: TrainingPlan) -> None:
     if not fee.is_finite() or fee < 0 or fee > MAX_FEE or fee != fee.quantize(Decimal("0.01")):
         raise PlanRefused(N_("The fee must be between 0 and %(max)s yuan, with at most two "
                              "decimals."), max=MAX_FEE)
-    if plan.enrol_end <= plan.enrol_start:
-        raise PlanRefused(N_("Enrolment must close after it opens."))
-    if plan.train_end < plan.train_start:
-        raise PlanRefused(N_("Training must end on or after the day it starts."))
-    if plan.train_start < plan.enrol_start.date():
-        raise PlanRefused(N_("Training must start after enrolment opens."))
-    if plan.enrol_end.date() > plan.train_end:
-        raise PlanRefused(N_("Enrolment must close before training ends."))
+    problems = date_order({name: getattr(plan, name) for name in (
+        "enrol_start", "enrol_end", "train_start", "train_end")})
+    if problems:
+        _field, message, params = problems[0]
+        raise PlanRefused(message, **params)
+    for name, (label, limit) in TEXT_LIMITS.items():
+        if len(getattr(plan, name) or "") > limit:
+            raise PlanRefused(N_("“%(field)s” can be at most %(n)s characters."),
+                              field=lazy_gettext(label), n=limit)
     with db.session.no_autoflush:
         region = db.session.get(Region, _key(plan, "region_code"))
     if region is None or region.parent_code != PROVINCE_CODE:

@@ -6,38 +6,38 @@ every real error with its Excel row, header text, value and a Chinese reason.
 """
 import datetime as dt
 import difflib
-import io
 import re
 import unicodedata
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from flask_babel import gettext
-from openpyxl import load_workbook
-from openpyxl.comments import Comment
-from openpyxl.styles import PatternFill
 from sqlalchemy import select
 
 from app.extensions import db
-from app.services import N_, DomainError, clock
-from app.services.codes import id_birth_date, id_check_digit, id_gender
+from app.services import N_, DomainError, clock, people, workbooks
+from app.services.codes import (
+    ID_NUMBER_CHARS,
+    MOBILE,
+    id_birth_date,
+    id_check_digit,
+    id_gender,
+    normalize_mobile,
+)
 from app.services.dictionaries import active_values
 from app.services.roster_template import HEADERS, SHEET
 from models.enrolment import Enrolment, Person
 from models.reference import Education, Occupation, OccupationLevel, ProfessionalTitle
 from models.training import TrainingPlan
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
 MAX_ROWS = 20_000
+HEADER_ROWS = 6  # the header may sit on any of the first five rows
 MIN_AGE = 16
 REQUIRED = HEADERS[1:]  # 序号 may be missing or empty
 DICTIONARY_COLUMNS = {"文化程度": Education, "职称": ProfessionalTitle,
                       "职业(工种)名称": Occupation, "职业等级": OccupationLevel}
-NAME = re.compile(r"^[\u3400-\u9fff·]{2,30}$")
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
 SPACES = re.compile(r"[\s\u3000\u00a0]+")
+PLAN_CELLS = ("姓名", "身份证号码", "职业(工种)名称", "职业等级")  # what check_against_plan reads
 
 
 class RosterRefused(DomainError):
@@ -60,15 +60,19 @@ class CellError:
 
 @dataclass
 class Trainee:
-    row: int
+    """A checked row. In a row with errors (Report.partial) a field whose cell is wrong is
+    empty ("" or None): the plan's checks still look at the cells that are right."""
+
+    row: Optional[int]
     name: str
     gender: str
     id_number: str
     mobile: str
-    education_id: int
-    title_id: int
-    occupation_id: int
-    level_id: int
+    education_id: Optional[int]
+    title_id: Optional[int]
+    occupation_id: Optional[int]
+    level_id: Optional[int]
+    cells: dict[str, Any] = field(default_factory=dict, repr=False)  # PLAN_CELLS as typed
 
 
 @dataclass
@@ -76,6 +80,7 @@ class Report:
     rows: int = 0
     errors: list[CellError] = field(default_factory=list)
     trainees: list[Trainee] = field(default_factory=list)
+    partial: list[Trainee] = field(default_factory=list)  # rows with errors, for plan checks
     header_row: Optional[int] = None
     columns: dict[str, int] = field(default_factory=dict)
 
@@ -93,36 +98,19 @@ class Report:
 # ---- the file ---------------------------------------------------------------------------
 
 def open_workbook(data: bytes):
-    """The workbook, after the checks that must come before parsing."""
-    if len(data) > MAX_FILE_BYTES:
-        raise RosterRefused(N_("The file is larger than 10 MB."))
-    if not data.startswith(b"PK\x03\x04"):
-        raise RosterRefused(N_("The file is not an Excel .xlsx workbook; please save it as .xlsx "
-                               "from the downloaded template."))
+    """The workbook (read-only), if its roster sheet is no wider or longer than the template
+    needs: size, macros and extent are checked before any row is parsed (see workbooks)."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        names = archive.namelist()
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, ValueError):
-        raise RosterRefused(N_("The file is damaged or not an .xlsx workbook.")) from None
-    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        raise RosterRefused(N_("The file is not an Excel .xlsx workbook; please save it as .xlsx "
-                               "from the downloaded template."))
-    if any(name.lower().endswith("vbaproject.bin") for name in names) or \
-            b"macroEnabled" in archive.read("[Content_Types].xml"):
-        raise RosterRefused(N_("Workbooks with macros are not accepted; please save as .xlsx."))
-    if len(infos) > 1000 or sum(info.file_size for info in infos) > MAX_UNZIPPED_BYTES:
-        raise RosterRefused(N_("The workbook expands to more than 100 MB; it cannot be a roster."))
-    try:
-        return load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception:
-        raise RosterRefused(N_("The file is damaged or not an .xlsx workbook.")) from None
+        return workbooks.open_bounded(data, SHEET, columns=len(HEADERS), rows=MAX_ROWS,
+                                      header_rows=HEADER_ROWS)
+    except workbooks.WorkbookRefused as refused:
+        raise RosterRefused(refused.args[0], **refused.params) from None
 
 
 def _rows(workbook):
     sheet = workbook[SHEET] if SHEET in workbook.sheetnames else workbook.worksheets[0]
     for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        if index > MAX_ROWS + 6:
+        if index > MAX_ROWS + HEADER_ROWS:
             raise RosterRefused(N_("The roster has more than %(n)s rows; please split it."),
                                 n=MAX_ROWS)
         yield index, values
@@ -155,7 +143,7 @@ def check_id_number(raw: str, today: dt.date) -> Optional[str]:
     """The reason an ID number is wrong, or None."""
     if len(raw) != 18:
         return gettext("The ID number must have 18 characters (it has %(n)s).", n=len(raw))
-    if not raw[:17].isdigit() or raw[17] not in "0123456789X":
+    if not ID_NUMBER_CHARS.match(raw):  # ASCII digits only: isdigit() takes any script's
         return gettext("The ID number has characters that are not allowed.")
     birth = id_birth_date(raw)
     if birth is None or birth > today or birth.year < 1900:
@@ -211,6 +199,8 @@ def check(data: bytes, plan: Optional[TrainingPlan] = None,
             "The roster has no trainees: fill in rows below the header.")))
     if plan is not None:
         check_against_plan(plan, report)
+        # A row's own errors and the plan's next to each other; the roster's own ones last.
+        report.errors.sort(key=lambda e: (e.row is None, e.row or 0))
     return report
 
 
@@ -231,15 +221,9 @@ def _read(workbook, report: Report, today: dt.date) -> None:
         if report.rows > MAX_ROWS:
             raise RosterRefused(N_("The roster has more than %(n)s rows; please split it."),
                                 n=MAX_ROWS)
-        trainee = _check_row(index, cells, today, dictionaries, report.errors)
-        if trainee is None:
-            continue
-        if trainee.id_number in seen:
-            report.errors.append(CellError(index, "身份证号码", trainee.id_number, gettext(
-                "The same ID number is already on row %(row)s.", row=seen[trainee.id_number])))
-            continue
-        seen[trainee.id_number] = index
-        report.trainees.append(trainee)
+        before = len(report.errors)
+        trainee = _check_row(index, cells, today, dictionaries, report.errors, seen)
+        (report.trainees if len(report.errors) == before else report.partial).append(trainee)
 
 
 def _find_header(rows, report: Report) -> tuple[Optional[int], dict[str, int]]:
@@ -271,18 +255,24 @@ def _find_header(rows, report: Report) -> tuple[Optional[int], dict[str, int]]:
 def check_cells(values: dict[str, Any], errors: list) -> Optional[Trainee]:
     """One trainee typed into the form (header -> value), under the roster's rules."""
     cells = {header: values.get(header) for header in REQUIRED}
-    return _check_row(None, cells, clock.today(), _Dictionaries(), errors)
+    before = len(errors)
+    trainee = _check_row(None, cells, clock.today(), _Dictionaries(), errors)
+    return trainee if len(errors) == before else None
 
 
 def _check_row(row: Optional[int], cells: dict, today: dt.date, dictionaries: _Dictionaries,
-               errors: list) -> Optional[Trainee]:
+               errors: list, seen: Optional[dict[str, int]] = None) -> Trainee:
+    """Every error of one row, each with what its cell held; the row's values, a wrong
+    cell's left empty. `seen` (ID number -> first row) finds repeats of a valid ID number,
+    whatever else is wrong in either row."""
     before = len(errors)
     text = {h: clean_text(v) for h, v in cells.items()}
     for header in REQUIRED:
         if text.get(header, "") == "":
-            errors.append(CellError(row, header, None, gettext("This cell must not be empty.")))
-    name = SPACES.sub("", text["姓名"]).replace("•", "·").replace("・", "·")
-    if name and not NAME.match(name):
+            errors.append(CellError(row, header, cells.get(header),
+                                    gettext("This cell must not be empty.")))
+    name = people.normalize_name(text["姓名"])
+    if name and not people.NAME.match(name):
         errors.append(CellError(row, "姓名", cells["姓名"], gettext(
             "A name is 2 to 30 Chinese characters (and ·), nothing else.")))
     id_number = _digits(cells["身份证号码"], "身份证号码", row, errors) if text["身份证号码"] else ""
@@ -292,6 +282,12 @@ def _check_row(row: Optional[int], cells: dict, today: dt.date, dictionaries: _D
         if problem:
             errors.append(CellError(row, "身份证号码", cells["身份证号码"], problem))
             id_number = ""
+    if id_number and seen is not None:
+        if id_number in seen:
+            errors.append(CellError(row, "身份证号码", cells["身份证号码"], gettext(
+                "The same ID number is already on row %(row)s.", row=seen[id_number])))
+        else:
+            seen[id_number] = row
     gender = SPACES.sub("", text["性别"])
     if gender and gender not in ("男", "女"):
         errors.append(CellError(row, "性别", cells["性别"], gettext("性别 must be 男 or 女.")))
@@ -301,36 +297,56 @@ def _check_row(row: Optional[int], cells: dict, today: dt.date, dictionaries: _D
             errors.append(CellError(row, "性别", cells["性别"], gettext(
                 "The ID number says %(expected)s.", expected=expected)))
     mobile = _digits(cells["手机号码"], "手机号码", row, errors) if text["手机号码"] else ""
+    mobile = normalize_mobile(mobile)
     if mobile and not MOBILE.match(mobile):
         errors.append(CellError(row, "手机号码", cells["手机号码"], gettext(
             "A mobile number has 11 digits and starts with 13 to 19.")))
     ids = {header: dictionaries.lookup(header, text[header], row, errors)
            for header in DICTIONARY_COLUMNS if text.get(header)}
-    if len(errors) > before:
-        return None
-    return Trainee(row=row, name=name, gender=gender, id_number=id_number, mobile=mobile,
-                   education_id=ids["文化程度"], title_id=ids["职称"],
-                   occupation_id=ids["职业(工种)名称"], level_id=ids["职业等级"])
+    wrong = {error.column for error in errors[before:]}
+
+    def kept(header: str, value: str) -> str:
+        return "" if header in wrong else value
+
+    return Trainee(row=row, name=kept("姓名", name), gender=kept("性别", gender),
+                   id_number=kept("身份证号码", id_number), mobile=kept("手机号码", mobile),
+                   education_id=ids.get("文化程度"), title_id=ids.get("职称"),
+                   occupation_id=ids.get("职业(工种)名称"), level_id=ids.get("职业等级"),
+                   cells={header: cells.get(header) for header in PLAN_CELLS})
 
 
 def check_against_plan(plan: TrainingPlan, report: Report) -> None:
-    for trainee in report.trainees:
-        if trainee.occupation_id != plan.occupation_id:
-            report.errors.append(CellError(trainee.row, "职业(工种)名称", None, gettext(
+    """The plan's rules on every row, a row with other errors too (its right cells)."""
+    rows = sorted(report.trainees + report.partial, key=lambda t: t.row or 0)
+    for trainee in rows:
+        if trainee.occupation_id is not None and trainee.occupation_id != plan.occupation_id:
+            report.errors.append(CellError(trainee.row, "职业(工种)名称",
+                                           trainee.cells.get("职业(工种)名称"), gettext(
                 "This plan trains “%(name)s”.", name=plan.occupation.name)))
-        if trainee.level_id != plan.level_id:
-            report.errors.append(CellError(trainee.row, "职业等级", None, gettext(
-                "This plan is for “%(name)s”.", name=plan.level.name)))
-    numbers = [t.id_number for t in report.trainees]
+        if trainee.level_id is not None and trainee.level_id != plan.level_id:
+            report.errors.append(CellError(trainee.row, "职业等级", trainee.cells.get("职业等级"),
+                                           gettext("This plan is for “%(name)s”.",
+                                                   name=plan.level.name)))
+    numbers = [t.id_number for t in rows if t.id_number]
+    registered = people.registered_names(numbers)
+    for trainee in rows:
+        if trainee.name and trainee.id_number in registered \
+                and registered[trainee.id_number] != trainee.name:
+            # Never say which name is registered: that would reveal it to whoever has the number.
+            report.errors.append(CellError(trainee.row, "姓名", trainee.cells.get("姓名"), gettext(
+                "The name differs from the one registered for this ID number; check both. If "
+                "the registered name is wrong, ask the city authority of the plan's region to "
+                "correct it.")))
     enrolled = set()
     for start in range(0, len(numbers), 500):
         enrolled |= set(db.session.scalars(
             select(Person.id_number).join(Enrolment, Enrolment.person_id == Person.id)
             .where(Enrolment.plan_id == plan.id, Enrolment.status == "live",
                    Person.id_number.in_(numbers[start:start + 500]))))
-    for trainee in report.trainees:
+    for trainee in rows:
         if trainee.id_number in enrolled:
-            report.errors.append(CellError(trainee.row, "身份证号码", trainee.id_number, gettext(
+            report.errors.append(CellError(trainee.row, "身份证号码",
+                                           trainee.cells.get("身份证号码"), gettext(
                 "This person is already enrolled in this plan.")))
     seats_left = plan.quota - plan.seats_reserved - plan.seats_paid
     if report.rows > seats_left:
@@ -339,25 +355,8 @@ def check_against_plan(plan: TrainingPlan, report: Report) -> None:
             rows=report.rows, left=max(seats_left, 0))))
 
 
-
-BAD_CELL = PatternFill("solid", fgColor="FFC7CE")
-
-
-def annotated_workbook(data: bytes, report: Report, sheet_name: str) -> bytes:
-    """The uploaded workbook with every bad cell of `sheet_name` (else the first sheet) filled
-    red and a comment saying why; an error of a missing column marks its row's first cell."""
-    workbook = load_workbook(io.BytesIO(data))
-    sheet = workbook[sheet_name] if sheet_name in workbook.sheetnames else workbook.worksheets[0]
-    notes: dict[tuple[int, int], list[str]] = {}
-    for error in report.errors:
-        if error.row is None:
-            continue
-        column = report.columns.get(error.column, 0) + 1
-        notes.setdefault((error.row, column), []).append(error.message)
-    for (row, column), messages in notes.items():
-        cell = sheet.cell(row=row, column=column)
-        cell.fill = BAD_CELL
-        cell.comment = Comment("\n".join(messages), gettext("Jianpei check"))
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+def annotated_workbook(data: bytes, report: Report, sheet_name: str) -> Optional[bytes]:
+    """The uploaded workbook with the bad cells of `sheet_name` (else the first sheet) filled
+    red and a comment saying why, the first workbooks.MAX_LISTED_ERRORS of them; None when the
+    workbook is too large to mark in bounded time and memory (the page lists the errors)."""
+    return workbooks.marked_copy(data, report.errors, report.columns, sheet_name)

@@ -2,7 +2,8 @@
 
 Importing is reporting: a clean sheet becomes the score report in state 已受理 (accepted); the
 city authority then approves it (app/services/certificates.py) or returns it (未通过), after
-which the institution imports a corrected sheet. The file checks are the roster's.
+which the institution imports a corrected sheet. The file checks are the roster's
+(app.services.workbooks).
 """
 import io
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.services import N_, DomainError, audit, clock, notifications
+from app.services import N_, DomainError, audit, clock, notifications, workbooks
 from app.services import roster as roster_rules
 from app.services.assessments import own_assessment, paid_enrolments
 from models.assessment import AssessmentPlan, Score, ScoreReport
@@ -158,9 +159,10 @@ def _notes(sheet, assessment: AssessmentPlan, trainees: int) -> None:
 
 def check(data: bytes, assessment: AssessmentPlan) -> Report:
     """Every error of a filled-in score sheet against the assessment's paid trainees."""
-    try:
-        workbook = roster_rules.open_workbook(data)  # size, zip bomb, macros, not an xlsx
-    except roster_rules.RosterRefused as refused:
+    try:  # size, zip bomb, macros, not an xlsx, a sheet wider or longer than the template's
+        workbook = workbooks.open_bounded(data, SHEET, columns=len(HEADERS),
+                                          rows=roster_rules.MAX_ROWS, header_rows=HEADER_SEARCH)
+    except workbooks.WorkbookRefused as refused:
         raise ScoresRefused(refused.args[0], **refused.params) from None
     report = Report()
     try:
@@ -243,7 +245,7 @@ def _check_row(row: int, cells: dict[str, Any], assessment: AssessmentPlan,
     enrolment = _trainee(row, cells[ID], trainees, seen, errors)
     name = _name(cells[NAME])
     if not name:
-        errors.append(CellError(row, NAME, None, gettext("This cell must not be empty.")))
+        errors.append(CellError(row, NAME, cells[NAME], gettext("This cell must not be empty.")))
     elif enrolment is not None and name != _name(enrolment.person.name):
         errors.append(CellError(row, NAME, cells[NAME], gettext(
             "The name does not match the ID number, which is %(name)s's.",
@@ -260,7 +262,7 @@ def _trainee(row: int, value: Any, trainees: dict[str, Enrolment], seen: dict[st
              errors: list) -> Optional[Enrolment]:
     """The paid trainee of this ID cell, the first time it appears."""
     if roster_rules.clean_text(value) == "":
-        errors.append(CellError(row, ID, None, gettext("This cell must not be empty.")))
+        errors.append(CellError(row, ID, value, gettext("This cell must not be empty.")))
         return None
     number = roster_rules._digits(value, ID, row, errors)
     if not number:
@@ -273,7 +275,7 @@ def _trainee(row: int, value: Any, trainees: dict[str, Enrolment], seen: dict[st
             "This ID number is not a paid trainee of this assessment plan.")))
         return None
     if number in seen:
-        errors.append(CellError(row, ID, number, gettext(
+        errors.append(CellError(row, ID, value, gettext(
             "The same ID number is already on row %(row)s.", row=seen[number])))
         return None
     seen[number] = row
@@ -289,7 +291,7 @@ def _score(row: int, column: str, value: Any, errors: list) -> Optional[Decimal]
     """A score cell as a Decimal of at most one decimal place within 0–100, else an error."""
     text = roster_rules.clean_text(value)
     if text == "":
-        errors.append(CellError(row, column, None, gettext("This cell must not be empty.")))
+        errors.append(CellError(row, column, value, gettext("This cell must not be empty.")))
         return None
     if isinstance(value, str) and text.startswith("="):
         errors.append(CellError(row, column, value, gettext(
@@ -316,11 +318,19 @@ def _score(row: int, column: str, value: Any, errors: list) -> Optional[Decimal]
 
 # ---- the import -------------------------------------------------------------------------
 
+def require_exam_ended(assessment: AssessmentPlan, refusal: str) -> None:
+    """Scores exist once the exam is over: nobody imports or approves them before its end."""
+    if clock.now() < assessment.exam_end:
+        raise ScoresRefused(refusal, end=f"{assessment.exam_end:%Y-%m-%d %H:%M}")
+
+
 def importable(assessment_id: int, user: Any) -> AssessmentPlan:
     """The institution's approved assessment whose scores are not reported, or were returned."""
     assessment = own_assessment(assessment_id, user)
     if assessment.state != AssessmentState.APPROVED.value:
         raise ScoresRefused(N_("Scores are imported once the assessment plan is approved."))
+    require_exam_ended(assessment, N_("Scores can be imported only after the exam has ended "
+                                      "(%(end)s)."))
     state = state_of(assessment)
     if state is ScoreState.ACCEPTED:
         raise ScoresRefused(N_("The scores have been reported and await the city authority's "
@@ -382,8 +392,9 @@ def _meanwhile() -> ScoresRefused:
 
 # ---- results ----------------------------------------------------------------------------
 
-def annotated_workbook(data: bytes, report: Report) -> bytes:
-    """The uploaded sheet with every bad cell marked, on the sheet the check read."""
+def annotated_workbook(data: bytes, report: Report) -> Optional[bytes]:
+    """The uploaded sheet with its bad cells marked, on the sheet the check read; None when it
+    is too large to mark (the page lists the errors)."""
     return roster_rules.annotated_workbook(data, report, report.sheet)
 
 

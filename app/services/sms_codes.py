@@ -3,7 +3,6 @@ import datetime as dt
 import hashlib
 import hmac
 import math
-import re
 import secrets
 
 from flask import current_app
@@ -12,6 +11,7 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.integrations import sms
 from app.services import N_, DomainError, clock
+from app.services.codes import MOBILE, normalize_mobile  # noqa: F401 (callers use it here)
 from models.accounts import SmsCode
 
 REGISTER = "register"
@@ -23,7 +23,6 @@ LIFETIME = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 RESEND_AFTER = dt.timedelta(seconds=60)
 DAILY_LIMIT = 10
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 class SmsRefused(DomainError):
@@ -32,10 +31,6 @@ class SmsRefused(DomainError):
 
 class CodeInvalid(DomainError):
     message = N_("The verification code is wrong or has expired; please request a new one.")
-
-
-def normalize_mobile(value: str) -> str:
-    return re.sub(r"[\s-]", "", value or "")
 
 
 def check_mobile(phone: str) -> str:
@@ -68,10 +63,14 @@ def send_code(phone: str, purpose: str) -> None:
         raise SmsRefused(N_("This number has had %(limit)s codes today; please try again tomorrow."),
                          limit=DAILY_LIMIT)
     code = f"{secrets.randbelow(1_000_000):06d}"
+    message = sms.send(phone, purpose, {"code": code})
+    if message.state not in sms.ACCEPTED:
+        db.session.commit()  # the refusal stays in the outbox; no code was given out
+        if message.error_kind == sms.INVALID_NUMBER:
+            raise SmsRefused(N_("This number cannot receive SMS; please check it."))
+        raise SmsRefused(N_("The SMS could not be sent just now; please try again later."))
     db.session.add(SmsCode(phone=phone, purpose=purpose, code_hash=_digest(phone, purpose, code),
                            created_at=now, expires_at=now + LIFETIME))
-    text = current_app.config["SMS_CODE_TEMPLATE"].format(code=code, minutes=5)
-    sms.backend().send(phone, text, purpose)
     db.session.commit()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.integrations.storage import storage
 from app.services import N_, DomainError, clock
-from app.services.images import ImageRefused, clean_jpeg
+from app.services.images import DOCUMENT, ImageRefused, clean_jpeg
 from models.accounts import StagedUpload
 
 SLOTS = {
@@ -40,7 +40,7 @@ def stage(slot: str, filename: str, data: bytes) -> StagedUpload:
     from flask_babel import gettext
 
     check_name(slot, filename)
-    clean = clean_jpeg(data, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
+    clean = clean_jpeg(data, kind=DOCUMENT, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
                        label=f"{gettext(SLOTS[slot])} ({slot}.jpg)")
     key = storage().save(clean.data, ".jpg")
     upload = StagedUpload(token=secrets.token_urlsafe(32), slot=slot, storage_key=key,
@@ -73,6 +73,11 @@ def ocr_reading(upload: Optional[StagedUpload]) -> Optional[dict]:
     if upload is None or upload.ocr_state != "done" or not upload.ocr_result:
         return None
     return json.loads(upload.ocr_result)
+
+
+def reading_pending(upload: Optional[StagedUpload]) -> bool:
+    """The licence is still queued for OCR (the page says so and asks again; never waits)."""
+    return upload is not None and upload.ocr_state == "queued"
 
 
 def _expired(upload: StagedUpload) -> bool:

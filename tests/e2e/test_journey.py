@@ -1,8 +1,12 @@
 """The whole life of a trainee in the browser, against `python run.py`: an enterprise
 registers, is approved, enrols two workers in a new plan, pays, gets its invoice; after the
 training the assessment, the admission tickets, the scores and the certificates follow, and
-the certificate can be looked up in public. Screenshots: tests/artifacts/e2e/<test>/."""
+the certificate can be looked up in public. On the way each upload first goes wrong as it
+does for real clerks (a roster with a wrong cell, a picture that is no JPG, a score sheet
+with a word for a score): the error list, the marked workbook, nothing stored, then the fix.
+Screenshots: tests/artifacts/e2e/<test>/."""
 import datetime as dt
+import io
 import json
 import re
 from zoneinfo import ZoneInfo
@@ -13,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import Steps, artifacts_dir, zh
 from tests.factories import gen_uscc
-from tests.images import licence_jpeg, plain_jpeg
+from tests.images import licence_jpeg, plain_jpeg, png_bytes
 from tests.rosters import id_number
 from tests.test_i18n import ALLOWED
 
@@ -22,6 +26,7 @@ pytestmark = pytest.mark.e2e
 DAY = 24 * 3600
 # Training ends the day after tomorrow; the server is restarted this much later.
 TRAINING_OVER = 3 * DAY
+EXAM_OVER = 5 * DAY  # the exam (day 4) has ended: scores may be imported
 VENUE = "浏览器测试实训基地"
 ENTERPRISE_NAME = "杭州测试建设工程有限公司"
 ENTERPRISE_PASSWORD = "Secret@2026"
@@ -60,6 +65,29 @@ def _download(page: Page, selector: str, folder, name: str) -> bytes:
     target = folder / name
     info.value.save_as(target)
     return target.read_bytes()
+
+
+def _error_lines(page: Page, panel: str) -> list[list[str]]:
+    """The lines of an upload's error list (row, column, value, reason), as shown."""
+    return [[cell.strip() for cell in line.locator("td").all_inner_texts()]
+            for line in page.locator(f"#{panel} tbody tr").all()]
+
+
+def _filled_roster(template, target, trainees, **wrong) -> None:
+    """The downloaded 《报名人员信息表》 with the trainees typed in; `wrong` overrides cells of
+    the last trainee's row (header -> value)."""
+    workbook = load_workbook(template)
+    sheet = workbook.worksheets[0]
+    columns = {cell.value: cell.column for cell in sheet[1] if cell.value}
+    for row, (name, number, mobile) in enumerate(trainees, start=2):
+        values = {"序号": row - 1, "姓名": name, "性别": "男" if int(number[16]) % 2 else "女",
+                  "身份证号码": number, "手机号码": mobile, "文化程度": "高中/中专/技校",
+                  "职称": "无", "职业(工种)名称": "钢筋工", "职业等级": "五级/初级工"}
+        if row == len(trainees) + 1:
+            values.update(wrong)
+        for header, value in values.items():
+            sheet.cell(row=row, column=columns[header], value=value)
+    workbook.save(target)
 
 
 def test_enterprise_trains_workers_to_certificates(server, person):
@@ -140,9 +168,9 @@ def test_enterprise_trains_workers_to_certificates(server, person):
     with steps.step("institution-submits-plan", institution) as me:
         page = me.page
         page.click("form button[type=submit]")
+        page.wait_for_url(re.compile(r"/trainingplanview/show/\d+$"))  # saved: the plan opens
         _flash(page).to_be_visible()
-        page = me.go("/trainingplanview/list/")
-        page.locator("tr", has_text=VENUE).locator("a[href*='/show/']").click()
+        expect(page.locator("body")).to_contain_text(VENUE)
         plan_id = int(re.search(r"/show/(\d+)", page.url).group(1))
         page.click("#plan-actions form[action*='/submit/'] button")
         _flash(page).to_be_visible()
@@ -161,23 +189,50 @@ def test_enterprise_trains_workers_to_certificates(server, person):
         template = _download(page, "form a[href$='roster-template.xlsx']", folder,
                              "报名人员信息表.xlsx")
         assert template.startswith(b"PK")
+        expect(page.locator("#nobody-to-order")).to_be_visible()  # nobody enrolled yet
+
+    with steps.step("enterprise-uploads-roster-with-a-wrong-cell", enterprise) as me:
+        # The second worker's trade is not this plan's; the cell says so in the list.
+        _filled_roster(folder / "报名人员信息表.xlsx", folder / "报名人员信息表-有错.xlsx",
+                       trainees, **{"职业(工种)名称": "木 工"})
+        page = me.page
+        page.set_input_files("input[name=roster]", folder / "报名人员信息表-有错.xlsx")
+        page.click("form[action$='/roster'] button[type=submit]")
+        _flash(page, "danger").to_contain_text(zh(
+            "Nothing was imported: the roster has %(n)s errors. Fix them all and upload again.",
+            n=1))
+        assert _error_lines(page, "roster-errors") == [
+            ["3", "职业(工种)名称", "木 工", zh("This plan trains “%(name)s”.", name="钢筋工")]]
+        marked = _download(page, "#roster-errors a[href$='roster-errors.xlsx']", folder,
+                           "报名人员信息表-错误标注.xlsx")
+        sheet = load_workbook(io.BytesIO(marked)).worksheets[0]
+        column = next(c.column for c in sheet[1] if c.value == "职业(工种)名称")
+        cell = sheet.cell(3, column)
+        assert cell.value == "木 工" and "钢筋工" in cell.comment.text
+        expect(page.locator("#nobody-to-order")).to_be_visible()  # nothing was imported
 
     with steps.step("enterprise-uploads-roster", enterprise) as me:
-        workbook = load_workbook(folder / "报名人员信息表.xlsx")
-        sheet = workbook.worksheets[0]
-        columns = {cell.value: cell.column for cell in sheet[1] if cell.value}
-        for row, (name, number, mobile) in enumerate(trainees, start=2):
-            values = {"序号": row - 1, "姓名": name, "性别": "男" if int(number[16]) % 2 else "女",
-                      "身份证号码": number, "手机号码": mobile, "文化程度": "高中/中专/技校",
-                      "职称": "无", "职业(工种)名称": "钢筋工", "职业等级": "五级/初级工"}
-            for header, value in values.items():
-                sheet.cell(row=row, column=columns[header], value=value)
-        workbook.save(folder / "报名人员信息表-已填写.xlsx")
+        _filled_roster(folder / "报名人员信息表.xlsx", folder / "报名人员信息表-已填写.xlsx",
+                       trainees)
         page = me.page
         page.set_input_files("input[name=roster]", folder / "报名人员信息表-已填写.xlsx")
         page.click("form[action$='/roster'] button[type=submit]")
         _flash(page).to_be_visible()
         expect(page.locator("#trainees tbody tr")).to_have_count(len(trainees))
+        # The enterprise's own list: whole ID numbers, to match the photo files by.
+        expect(page.locator("#trainees")).to_contain_text(trainees[0][1])
+
+    with steps.step("enterprise-uploads-a-picture-that-is-no-jpg", enterprise) as me:
+        page = me.page
+        form = page.locator("form[action$='/photos/photo']")
+        form.locator("input[name=files]").set_input_files(
+            [{"name": f"{trainees[0][1]}.jpg", "mimeType": JPEG, "buffer": png_bytes()}])
+        form.locator("button[type=submit]").click()
+        refused = page.locator("#batch-result tr.danger")
+        expect(refused).to_have_count(1)
+        expect(refused).to_contain_text(f"{trainees[0][1]}.jpg")
+        expect(page.locator("#batch-result tr.success")).to_have_count(0)
+        expect(page.locator("#trainees tbody tr").first).to_contain_text(zh("Missing"))
 
     with steps.step("enterprise-batch-uploads-photos", enterprise) as me:
         page = me.page
@@ -253,7 +308,8 @@ def test_enterprise_trains_workers_to_certificates(server, person):
         pdf = _download(page, "#all-tickets", folder, "准考证.pdf")
         assert pdf.startswith(b"%PDF")
 
-    with steps.step("institution-imports-scores", institution) as me:
+    with steps.step("institution-imports-a-score-sheet-with-a-wrong-cell", institution) as me:
+        server.restart(offset_seconds=EXAM_OVER)  # the clock moves: the exam is over
         page = me.go(assessment_url)
         _download(page, "#scores-panel a[href*='/scores-template/']", folder, "成绩导入表.xlsx")
         workbook = load_workbook(folder / "成绩导入表.xlsx")
@@ -267,6 +323,21 @@ def test_enterprise_trains_workers_to_certificates(server, person):
                 filled += 1
         assert filled == len(trainees)
         workbook.save(folder / "成绩导入表-已填写.xlsx")
+        sheet.cell(4, header["理论成绩"], "八十六")  # a word where a number belongs
+        workbook.save(folder / "成绩导入表-有错.xlsx")
+        page.set_input_files("#scores-panel input[name=scores]", folder / "成绩导入表-有错.xlsx")
+        page.click("#scores-panel button[type=submit]")
+        _flash(page, "danger").to_be_visible()
+        assert _error_lines(page, "score-errors") == [
+            ["4", "理论成绩", "八十六", zh("A score must be a number.")]]
+        marked = _download(page, "#score-errors a[href$='.xlsx']", folder,
+                           "成绩导入表-错误标注.xlsx")
+        cell = load_workbook(io.BytesIO(marked)).worksheets[0].cell(4, header["理论成绩"])
+        assert cell.value == "八十六" and cell.comment is not None
+        expect(page.locator("#scores-panel")).to_contain_text(zh("Not reported"))
+
+    with steps.step("institution-imports-scores", institution) as me:
+        page = me.page
         page.set_input_files("#scores-panel input[name=scores]", folder / "成绩导入表-已填写.xlsx")
         page.click("#scores-panel button[type=submit]")
         _flash(page).to_be_visible()
@@ -304,8 +375,7 @@ def test_enterprise_trains_workers_to_certificates(server, person):
     progress = [zh("Training ended"), zh("Reviewed"), zh("Reviewed"), zh("Certificate pushed")]
     with steps.step("enterprise-searches-trainee", enterprise) as me:
         page = me.go("/")
-        page.locator("a.dropdown-toggle", has_text=zh("Enrolment")).click()  # the menu
-        page.click("a[href='/trainees/']")
+        page.click("#sidebar a[href='/trainees/']")  # the left menu (左侧菜单)
         page.fill("#trainee-search input[name=q]", trainees[0][0])
         page.click("#trainee-search button[type=submit]")
         rows = page.locator("#trainees tbody tr")

@@ -177,13 +177,13 @@ def _settings(monkeypatch, **env) -> dict:
     return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
-def test_gunicorn_settings_default_to_every_interface_and_capped_workers(monkeypatch):
+def test_gunicorn_settings_default_to_loopback_and_capped_workers(monkeypatch):
     settings = _settings(monkeypatch)
-    assert settings["bind"] == "0.0.0.0:8000"
+    assert settings["bind"] == "127.0.0.1:8000"  # every interface only when told (HOST=0.0.0.0)
     assert 3 <= settings["workers"] <= 9 and settings["preload_app"] is False
     assert settings["accesslog"] == "-"
-    assert _settings(monkeypatch, HOST="127.0.0.1", PORT="5100", WEB_CONCURRENCY="2")["bind"] == \
-        "127.0.0.1:5100"
+    assert _settings(monkeypatch, HOST="0.0.0.0", PORT="5100", WEB_CONCURRENCY="2")["bind"] == \
+        "0.0.0.0:5100"
 
 
 def test_gunicorn_takes_the_client_address_from_the_load_balancer_only_when_told(monkeypatch):

@@ -1,0 +1,243 @@
+"""Uploaded .xlsx workbooks (the roster, the score sheet): bounded before openpyxl reads them,
+and a marked copy of their errors only when making it is bounded too.
+
+A workbook is a zip of XML parts. Its size, its parts and the sheet to be read are checked
+from the zip's headers and one streaming pass over that sheet's XML (its <dimension> first),
+so a sheet wider or longer than a template needs is refused before any row is parsed.
+"""
+import io
+import logging
+import re
+import xml.parsers.expat
+import zipfile
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from flask_babel import gettext
+from openpyxl import load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import PatternFill
+from openpyxl.utils import column_index_from_string
+
+from app.services import N_, DomainError
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
+MAX_PARTS = 1000
+# One XML part (a sheet, the shared strings, the styles): 20,000 rows of 20 cells fit in 24 MB.
+MAX_PART_BYTES = 24 * 1024 * 1024
+# Columns a sheet may have beyond its template's, for a note or two the user added.
+SPARE_COLUMNS = 11
+# The marked copy is made with openpyxl, which holds every cell (about 0.5 KB and 30 µs each,
+# load and save): only for workbooks of up to this many cells (a 10,000-trainee roster) ...
+MAX_MARKED_CELLS = 100_000
+MAX_MARKED_BYTES = 20 * 1024 * 1024
+# ... and for the errors listed on the page: the first ones, with a count of the rest.
+MAX_LISTED_ERRORS = 500
+READ_CHUNK = 256 * 1024
+
+BAD_CELL = PatternFill("solid", fgColor="FFC7CE")
+CELL_REF = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
+
+
+NOT_XLSX = N_("The file is not an Excel .xlsx workbook; please save it as .xlsx from the "
+              "downloaded template.")
+DAMAGED = N_("The file is damaged or not an .xlsx workbook.")
+
+
+class WorkbookRefused(DomainError):
+    """The file itself is unusable (not an xlsx, too big, a macro workbook, too wide ...)."""
+
+    message = DAMAGED
+
+
+def open_bounded(data: bytes, sheet_name: str, *, columns: int, rows: int, header_rows: int):
+    """The workbook (read-only) whose sheet `sheet_name` (else the first) is at most `columns`
+    + SPARE_COLUMNS wide and `rows` + `header_rows` long, checked before parsing any row."""
+    archive = _archive(data)
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        sheet = workbook[sheet_name] if sheet_name in workbook.sheetnames \
+            else workbook.worksheets[0]
+    except Exception:
+        raise WorkbookRefused(DAMAGED) from None
+    limits = Extent(rows=rows + header_rows, columns=columns + SPARE_COLUMNS)
+    try:
+        # The dimension the file declares first (openpyxl read it), then what its rows hold
+        # (a read-only sheet names its part in _worksheet_path, as since openpyxl 2.4).
+        limits.check(Extent(rows=sheet.max_row or 0, columns=sheet.max_column or 0))
+        limits.check(scan(archive, sheet._worksheet_path, limits))
+    except _Beyond as beyond:
+        workbook.close()
+        if beyond.what == "columns":
+            raise WorkbookRefused(N_(
+                "The sheet “%(sheet)s” is %(n)s columns wide; at most %(max)s are accepted. "
+                "Delete the columns after the template's, or copy the rows into the downloaded "
+                "template."), sheet=sheet.title, n=beyond.value, max=limits.columns) from None
+        raise WorkbookRefused(N_("The sheet “%(sheet)s” has more than %(n)s rows; please split "
+                                 "it."), sheet=sheet.title, n=rows) from None
+    except WorkbookRefused:
+        workbook.close()
+        raise
+    sheet.reset_dimensions()  # read every row the scan counted, whatever the file declares
+    return workbook
+
+
+def _archive(data: bytes) -> zipfile.ZipFile:
+    """The zip, if its size, parts and content types can be an .xlsx without macros."""
+    if len(data) > MAX_FILE_BYTES:
+        raise WorkbookRefused(N_("The file is larger than 10 MB."))
+    if not data.startswith(b"PK\x03\x04"):
+        raise WorkbookRefused(NOT_XLSX)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise WorkbookRefused(DAMAGED) from None
+    names = {info.filename for info in infos}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise WorkbookRefused(NOT_XLSX)
+    if len(infos) > MAX_PARTS or sum(info.file_size for info in infos) > MAX_UNZIPPED_BYTES:
+        raise WorkbookRefused(N_("The workbook expands to more than 100 MB; it cannot be a "
+                                 "roster."))
+    for info in infos:
+        if info.file_size > MAX_PART_BYTES:
+            raise WorkbookRefused(N_(
+                "The workbook holds a part (%(name)s) larger than %(n)s MB; copy the rows into "
+                "the downloaded template and upload that."),
+                name=info.filename[:80], n=MAX_PART_BYTES // (1024 * 1024))
+    try:
+        macros = any(name.lower().endswith("vbaproject.bin") for name in names) or \
+            b"macroEnabled" in archive.read("[Content_Types].xml")
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, RuntimeError):
+        raise WorkbookRefused(DAMAGED) from None
+    if macros:
+        raise WorkbookRefused(N_("Workbooks with macros are not accepted; please save as .xlsx."))
+    return archive
+
+
+# ---- the extent of a sheet --------------------------------------------------------------
+
+@dataclass
+class Extent:
+    rows: int = 0
+    columns: int = 0
+    cells: int = 0
+
+    def check(self, seen: "Extent") -> None:
+        """Raise _Beyond if `seen` passes one of these limits (0 is no limit)."""
+        if self.columns and seen.columns > self.columns:
+            raise _Beyond("columns", seen.columns)
+        if self.rows and seen.rows > self.rows:
+            raise _Beyond("rows", seen.rows)
+        if self.cells and seen.cells > self.cells:
+            raise _Beyond("cells", seen.cells)
+
+
+class _Beyond(Exception):
+    def __init__(self, what: str, value: int):
+        super().__init__(what, value)
+        self.what, self.value = what, value
+
+
+def scan(archive: zipfile.ZipFile, part: str, limits: Extent,
+         seen: Optional[Extent] = None) -> Extent:
+    """Rows, columns and cells of a worksheet part, read as a stream (expat, no tree), stopping
+    at the first limit passed; `seen` carries counts over several sheets."""
+    seen = Extent() if seen is None else seen
+    column = 0
+
+    def start(name: str, attrs: dict) -> None:
+        nonlocal column
+        tag = name.rpartition(" ")[2]  # the local name, whatever the namespace prefix
+        if tag == "c":
+            column = _column(attrs.get("r")) or column + 1
+            seen.cells += 1
+            seen.columns = max(seen.columns, column)
+        elif tag == "row":
+            number = attrs.get("r", "")
+            row = int(number) if number.isascii() and number.isdigit() else 0
+            seen.rows = max(seen.rows + (0 if row else 1), row)
+            column = 0
+        else:
+            return
+        limits.check(seen)
+
+    def no_dtd(*_args) -> None:  # a sheet never declares one; entities could only inflate it
+        raise WorkbookRefused(DAMAGED)
+
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = no_dtd
+    try:
+        with archive.open(part) as source:
+            while chunk := source.read(READ_CHUNK):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except (_Beyond, WorkbookRefused):
+        raise
+    except Exception:  # bad XML, a damaged zip member, a reference beyond XFD
+        raise WorkbookRefused(DAMAGED) from None
+    return seen
+
+
+def _column(reference: Optional[str]) -> int:
+    if not reference:
+        return 0
+    match = CELL_REF.match(reference)
+    if not match:
+        raise WorkbookRefused(DAMAGED)
+    return column_index_from_string(match.group(1))
+
+
+# ---- the marked copy --------------------------------------------------------------------
+
+def marked_copy(data: bytes, errors: Iterable[Any], columns: dict[str, int],
+                sheet_name: str) -> Optional[bytes]:
+    """The workbook with the first MAX_LISTED_ERRORS errors' cells on `sheet_name` (else the
+    first sheet) filled red with a comment saying why (an error of a missing column marks its
+    row's first cell); None if the workbook is too large to mark, or cannot be."""
+    try:
+        if not _markable(data):
+            return None
+        workbook = load_workbook(io.BytesIO(data))
+        sheet = workbook[sheet_name] if sheet_name in workbook.sheetnames \
+            else workbook.worksheets[0]
+        notes: dict[tuple[int, int], list[str]] = {}
+        for index, error in enumerate(errors):
+            if index >= MAX_LISTED_ERRORS:
+                break
+            if error.row is not None:
+                notes.setdefault((error.row, columns.get(error.column, 0) + 1),
+                                 []).append(error.message)
+        for (row, column), messages in notes.items():
+            cell = sheet.cell(row=row, column=column)
+            cell.fill = BAD_CELL
+            cell.comment = Comment("\n".join(messages), gettext("Jianpei check"))
+        out = io.BytesIO()
+        workbook.save(out)
+        return out.getvalue()
+    except Exception as error:  # the list of errors on the page is enough without a copy
+        # Only the kind of failure: a message could quote a cell, and cells hold ID numbers.
+        log.warning("could not mark the errors in an uploaded workbook: %s",
+                    type(error).__name__)
+        return None
+
+
+def _markable(data: bytes) -> bool:
+    """Whether openpyxl may load the whole workbook: every sheet's cells counted first."""
+    archive = _archive(data)
+    if sum(info.file_size for info in archive.infolist()) > MAX_MARKED_BYTES:
+        return False
+    workbook = load_workbook(io.BytesIO(data), read_only=True)
+    try:
+        seen, limits = Extent(), Extent(cells=MAX_MARKED_CELLS)
+        for sheet in workbook.worksheets:
+            scan(archive, sheet._worksheet_path, limits, seen)
+    except _Beyond:
+        return False
+    finally:
+        workbook.close()
+    return True
