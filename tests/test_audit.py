@@ -56,4 +56,4 @@ def test_city_regulator_reads_its_city_entries_only(app, login_as):
     client = app.test_client()
     login_as(client, gen_regulator("330100"))
     page = client.get(path("AuditLogView.list")).get_data(as_text=True)
-    assert "enterprise.approve" in page and "enterprise.reject" not in page
+    assert "企业审核通过" in page and "企业审核不通过" not in page  # actions in words (issue 15)

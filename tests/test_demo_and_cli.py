@@ -4,8 +4,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+import config
 from app.extensions import db
-from app.services.demo import DemoRefused, seed
+from app.services.demo import APPROVED_USCC, PENDING_USCC, DemoRefused, seed
 from models.organisation import Enterprise, Institution
 from models.training import TrainingPlan
 from models.user import JianpeiUser
@@ -16,13 +17,28 @@ def _counts():
             for model in (Enterprise, Institution, TrainingPlan, JianpeiUser)}
 
 
+README_ACCOUNTS = {"admin": "Admin", APPROVED_USCC: "Enterprise", PENDING_USCC: "Enterprise",
+                   "hzjx": "Institution", "hz_jsj": "CityRegulator", "zj_jst": "ProvinceRegulator"}
+
+
+def _printed(output: str) -> dict[str, str]:
+    """username -> role of each account line `setup --demo` printed."""
+    found = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[2] == config.DEMO_PASSWORD:
+            found[parts[1]] = parts[0]
+    return found
+
+
 def test_setup_demo_prints_one_account_per_role_and_is_idempotent(app, runner):
     first = runner.invoke(args=["setup", "--demo"])
     assert first.exit_code == 0, first.output
-    for role in ("Admin", "Enterprise", "Institution", "CityRegulator", "ProvinceRegulator"):
-        assert role in first.stdout
+    printed = _printed(first.stdout)
+    assert printed.items() >= README_ACCOUNTS.items()  # README's six, first
+    assert list(printed)[:6] == list(README_ACCOUNTS)
     counts = _counts()
-    assert counts == {"Enterprise": 2, "Institution": 1, "TrainingPlan": 2, "JianpeiUser": 6}
+    assert counts["JianpeiUser"] == len(printed)
     second = runner.invoke(args=["setup", "--demo"])
     assert second.exit_code == 0
     assert _counts() == counts
@@ -30,14 +46,12 @@ def test_setup_demo_prints_one_account_per_role_and_is_idempotent(app, runner):
 
 
 def test_demo_accounts_reach_their_chinese_dashboards(app, runner):
-    output = runner.invoke(args=["setup", "--demo"]).stdout
+    printed = _printed(runner.invoke(args=["setup", "--demo"]).stdout)
     expectations = {"admin": "培训机构", "hzjx": "培训计划", "hz_jsj": "待审核企业",
-                    "zj_jst": "待审核企业"}
-    for line in output.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] == "Enterprise":
-            expectations.setdefault(parts[1], "审核")
-    assert len(expectations) == 6
+                    "zj_jst": "待审核企业", APPROVED_USCC: "审核", PENDING_USCC: "审核",
+                    # one of each kind of the other cities' accounts
+                    "nbjx": "培训计划", "nb_jsj": "待审核企业", "91330200MA22JP001P": "审核"}
+    assert set(expectations) <= set(printed)
     for username, text in expectations.items():
         client = app.test_client()
         response = client.post("/login/", data={"username": username,
@@ -48,19 +62,29 @@ def test_demo_accounts_reach_their_chinese_dashboards(app, runner):
 
 
 def test_demo_world_has_the_promised_plans(app, runner):
+    """README: hzjx has one plan 报名中 and one 培训结束; the approved enterprise three trainees
+    with photos in the first, ready for an order, and three paid in the second."""
     from app.services.plans import phase
+    from models.enrolment import Enrolment
+    from models.orders import Order
     from models.states import PlanPhase
 
     runner.invoke(args=["setup", "--demo"])
-    phases = sorted(phase(p).value for p in db.session.scalars(select(TrainingPlan)))
-    assert phases == sorted([PlanPhase.ENROLLING.value, PlanPhase.TRAINING_ENDED.value])
-    states = sorted(e.review_state for e in db.session.scalars(select(Enterprise)))
-    assert states == ["approved", "pending"]
-    from models.enrolment import Enrolment
-    from models.orders import Order
+    hzjx = db.session.scalars(select(JianpeiUser).where(JianpeiUser.username == "hzjx")).one()
+    plans = db.session.scalars(select(TrainingPlan).where(
+        TrainingPlan.institution_id == hzjx.institution_id)).all()
+    assert sorted(phase(p).value for p in plans) == sorted(
+        [PlanPhase.ENROLLING.value, PlanPhase.TRAINING_ENDED.value])
+    approved, pending = (db.session.scalars(select(Enterprise).where(Enterprise.uscc == uscc)).one()
+                         for uscc in (APPROVED_USCC, PENDING_USCC))
+    assert (approved.review_state, pending.review_state) == ("approved", "pending")
 
-    trainees = db.session.scalars(select(Enrolment)).all()
+    trainees = db.session.scalars(select(Enrolment).where(
+        Enrolment.enterprise_id == approved.id)).all()
     assert len(trainees) == 6 and all(t.photos_complete for t in trainees)
+    assert {t.plan_id for t in trainees} == {p.id for p in plans}
+    assert db.session.scalar(select(func.count()).select_from(Enrolment).where(
+        Enrolment.enterprise_id == pending.id)) == 0
     by_phase = {}
     for trainee in trainees:
         by_phase.setdefault(phase(trainee.plan).value, []).append(trainee)
@@ -71,6 +95,9 @@ def test_demo_world_has_the_promised_plans(app, runner):
     assert len(finished) == 3 and {t.order_id for t in finished} != {None}
     assert finished[0].plan.seats_paid == 3
     assert {t.order_id and db.session.get(Order, t.order_id).state for t in finished} == {"paid"}
+    # Only its own trainees are in hzjx's plans: the history is another institution's.
+    assert db.session.scalar(select(func.count()).select_from(Enrolment).where(
+        Enrolment.plan_id.in_([p.id for p in plans]))) == 6
 
 
 def test_production_never_gets_demo_data(app):

@@ -102,6 +102,7 @@ def test_finished_plan_to_certificate_and_public_lookup(app, demo):
 
     from app.extensions import db
     from models.assessment import AssessmentPlan, Certificate, ScoreReport
+    from models.enrolment import Enrolment
     from models.training import TrainingPlan
 
     plan = db.session.scalars(select(TrainingPlan).where(TrainingPlan.venue.like("%二号楼"))).one()
@@ -111,7 +112,8 @@ def test_finished_plan_to_certificate_and_public_lookup(app, demo):
         "exam_start": f"{exam_day}T09:00", "exam_end": f"{exam_day}T11:00", "venue": "二号楼考场",
         "theory_part": "理论知识", "practical_part": "砌筑实操", "theory_pass": "60",
         "practical_pass": "60"})
-    assessment = db.session.scalars(select(AssessmentPlan)).one()
+    assessment = db.session.scalars(select(AssessmentPlan)
+                                    .where(AssessmentPlan.plan_id == plan.id)).one()
     assert made.status_code == 302
     institution.post(f"/assessments/report/{assessment.id}")
     reviewer = _signed_in(app, "hz_jsj", demo)
@@ -129,14 +131,18 @@ def test_finished_plan_to_certificate_and_public_lookup(app, demo):
             rows.cell(row, 3).value, rows.cell(row, 4).value = 85, 72.5
     filled = io.BytesIO()
     sheet.save(filled)
+    app.config["CLOCK_FROZEN_AT"] = dt.datetime.combine(exam_day, dt.time(11))  # exam over
     institution.post(f"/assessments/scores/{assessment.id}",
                      data={"scores": (io.BytesIO(filled.getvalue()), "scores.xlsx")},
                      content_type="multipart/form-data")
-    report = db.session.scalars(select(ScoreReport)).one()
+    report = db.session.scalars(select(ScoreReport)
+                                .where(ScoreReport.assessment_id == assessment.id)).one()
     assert report.state == "accepted" and len(report.scores) == 3
     reviewer.post(f"/score-reports/approve/{report.id}")
     db.session.expire_all()
-    certificate = db.session.scalars(select(Certificate).order_by(Certificate.number)).first()
+    certificate = db.session.scalars(select(Certificate).join(Certificate.enrolment)
+                                     .where(Enrolment.plan_id == plan.id)
+                                     .order_by(Certificate.number)).first()
     assert certificate is not None and certificate.state == "pushed"
     found = app.test_client().post("/certificate-lookup/", data={
         "number": certificate.number, "name": certificate.holder_name})

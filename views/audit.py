@@ -2,8 +2,8 @@
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
-from app.security import ROW_SCOPE
-from models.audit import AuditLog
+from app.security import ROLE_LABELS, ROW_SCOPE
+from models.audit import ACTION_LABELS, OBJECT_TYPE_LABELS, AuditLog
 from views.base import JianpeiModelView
 
 AUDIT_LABELS = {
@@ -19,6 +19,29 @@ AUDIT_LABELS = {
 }
 
 
+def _label(labels):
+    return lambda code: str(labels[code]) if code in labels else (code or "")
+
+
+def _role_labels(names) -> str:
+    """Stored role names (comma-separated) in words: CityRegulator -> 市级行政主管部门."""
+    return "、".join(str(ROLE_LABELS.get(name, name)) for name in (names or "").split(",") if name)
+
+
+def _username(name) -> str:
+    """What the system did itself (tasks, payment notices) is written by "system"."""
+    return str(OBJECT_TYPE_LABELS["System"]) if name == "system" else (name or "")
+
+
+# The stored codes in words, on the regulators' list and in the console (app/console.py).
+AUDIT_FORMATTERS = {
+    "action": _label(ACTION_LABELS),
+    "object_type": _label(OBJECT_TYPE_LABELS),
+    "role": _role_labels,
+    "username": _username,
+}
+
+
 class AuditLogView(JianpeiModelView):
     datamodel = SQLAInterface(AuditLog)
     base_filters = ROW_SCOPE
@@ -26,6 +49,7 @@ class AuditLogView(JianpeiModelView):
     list_title = _l("Audit log")
     show_title = _l("Audit entry")
     label_columns = AUDIT_LABELS
+    formatters_columns = AUDIT_FORMATTERS
     list_columns = ["at", "username", "role", "action", "object_type", "object_id"]
     show_columns = [
         "at", "username", "role", "action", "object_type", "object_id", "summary", "ip",

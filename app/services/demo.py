@@ -1,8 +1,10 @@
-"""Demo data for the embedded default: one account per role and a small world to click through.
+"""Demo data for the embedded default: one account per role and a small world to click through,
+then a year of history in five cities (app/services/demo_history.py).
 
 Idempotent: running it again finds what is there and prints the same accounts.
 """
 import datetime as dt
+import functools
 import io
 from dataclasses import dataclass
 from decimal import Decimal
@@ -10,6 +12,7 @@ from decimal import Decimal
 from flask import current_app
 from PIL import Image, ImageDraw
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 
 from app import security
 from app.extensions import db
@@ -52,8 +55,8 @@ def seed() -> list[DemoAccount]:
     pending = _enterprise(PENDING_USCC, "杭州待审建筑劳务有限公司", ReviewState.PENDING, hangzhou)
     institution = _institution()
     _plans(institution)
-    _trainees(approved)
-    _finished_trainees(approved)
+    _trainees(approved, institution)
+    _finished_trainees(approved, institution)
     db.session.commit()
 
     accounts = [
@@ -65,6 +68,9 @@ def seed() -> list[DemoAccount]:
         _account(security.PROVINCE_REGULATOR, "zj_jst", province.name, password, authority=province),
     ]
     db.session.commit()
+    from app.services import demo_history  # it builds on this module's helpers
+
+    accounts += demo_history.seed(password)
     return accounts
 
 
@@ -79,28 +85,31 @@ def _authority(region_code: str) -> Authority:
     return db.session.scalars(select(Authority).where(Authority.region_code == region_code)).one()
 
 
-def _enterprise(uscc: str, name: str, state: ReviewState, authority: Authority) -> Enterprise:
+def _enterprise(uscc: str, name: str, state: ReviewState, authority: Authority,
+                **details) -> Enterprise:
+    """The enterprise with this code, made once; `details` override the Hangzhou defaults."""
     enterprise = db.session.scalars(select(Enterprise).where(Enterprise.uscc == uscc)).first()
     if enterprise:
         return enterprise
     now = clock.now()
-    enterprise = Enterprise(
-        uscc=uscc,
-        name=name,
-        enterprise_type="有限责任公司",
-        legal_representative="张建国",
-        registered_capital="1000万元人民币",
-        established=dt.date(2015, 6, 1),
-        address="浙江省杭州市西湖区文三路100号",
-        region_code="330100",
-        province_owned=False,
-        contact_person="李明",
-        contact_mobile="13800138000",
-        review_state=state.value,
-        reviewing_authority_id=authority.id,
-        reviewed_at=now if state == ReviewState.APPROVED else None,
-        created_at=now,
-    )
+    enterprise = Enterprise(**{
+        "uscc": uscc,
+        "name": name,
+        "enterprise_type": "有限责任公司",
+        "legal_representative": "张建国",
+        "registered_capital": "1000万元人民币",
+        "established": dt.date(2015, 6, 1),
+        "address": "浙江省杭州市西湖区文三路100号",
+        "region_code": "330100",
+        "province_owned": False,
+        "contact_person": "李明",
+        "contact_mobile": "13800138000",
+        "review_state": state.value,
+        "reviewing_authority_id": authority.id,
+        "reviewed_at": now if state == ReviewState.APPROVED else None,
+        "created_at": now,
+        **details,
+    })
     files = storage()
     enterprise.licence_file = files.save(_placeholder_jpeg("yyzz", uscc), ".jpg")
     enterprise.commitment_file = files.save(_placeholder_jpeg("cns", uscc), ".jpg")
@@ -121,17 +130,19 @@ def _placeholder_jpeg(slot: str, uscc: str) -> bytes:
     return out.getvalue()
 
 
-def _institution() -> Institution:
-    name = "杭州市建设职业技能培训中心"
+def _institution(name: str = "杭州市建设职业技能培训中心", uscc: str = _uscc("52330100MJ9XK0001"),
+                 region_code: str = "330100", contact_person: str = "王老师",
+                 contact_phone: str = "0571-88886666") -> Institution:
+    """The institution with this name, made once."""
     institution = db.session.scalars(select(Institution).where(Institution.name == name)).first()
     if institution:
         return institution
     institution = Institution(
         name=name,
-        uscc=_uscc("52330100MJ9XK0001"),
-        region_code="330100",
-        contact_person="王老师",
-        contact_phone="0571-88886666",
+        uscc=uscc,
+        region_code=region_code,
+        contact_person=contact_person,
+        contact_phone=contact_phone,
     )
     db.session.add(institution)
     db.session.flush()
@@ -178,21 +189,26 @@ DEMO_TRAINEES = (("陈建华", "330106198503152317"), ("刘丽", "33010219920708
                  ("王强", "330183198811230414"))
 
 
-def _trainees(enterprise: Enterprise) -> None:
+def _demo_plan(institution: Institution, venue_ending: str) -> TrainingPlan | None:
+    return db.session.scalars(select(TrainingPlan).where(
+        TrainingPlan.institution_id == institution.id,
+        TrainingPlan.venue.like(f"%{venue_ending}"))).first()
+
+
+def _trainees(enterprise: Enterprise, institution: Institution) -> None:
     """Three enrolled workers with both photos in the 报名中 plan, ready for an order."""
-    plan = db.session.scalars(select(TrainingPlan).where(TrainingPlan.venue.like("%一号楼"))).first()
-    _enrol(enterprise, plan, DEMO_TRAINEES)
+    _enrol(enterprise, _demo_plan(institution, "一号楼"), DEMO_TRAINEES)
 
 
 FINISHED_TRAINEES = (("赵磊", "330104198001012316"), ("孙芳", "330105199003032327"),
                      ("周伟", "330108198506062318"))
 
 
-def _finished_trainees(enterprise: Enterprise) -> None:
+def _finished_trainees(enterprise: Enterprise, institution: Institution) -> None:
     """Three workers who enrolled and paid for the 培训结束 plan: ready for its assessment."""
     from models.orders import Order, OrderItem
 
-    plan = db.session.scalars(select(TrainingPlan).where(TrainingPlan.venue.like("%二号楼"))).first()
+    plan = _demo_plan(institution, "二号楼")
     enrolments = _enrol(enterprise, plan, FINISHED_TRAINEES)
     if not enrolments:
         return
@@ -233,12 +249,12 @@ def _enrol(enterprise: Enterprise, plan, people) -> list:
                             gender="男" if id_gender(number) == "male" else "女",
                             birth_date=dt.date(int(number[6:10]), int(number[10:12]),
                                                int(number[12:14])),
-                            mobile=f"1370000000{i}", education_id=education.id, title_id=title.id,
                             updated_at=now)
         photo = _portrait()
         enrolment = Enrolment(
             person=person, plan_id=plan.id, enterprise_id=enterprise.id,
             occupation_id=plan.occupation_id, level_id=plan.level_id, status="live",
+            mobile=f"1370000000{i}", education_id=education.id, title_id=title.id,
             photo_key=files.save(photo, ".jpg"), photo_thumb_key=files.save(thumbnail(photo), ".jpg"),
             id_photo_key=files.save(_placeholder_jpeg("id", number), ".jpg"), created_at=now)
         db.session.add(enrolment)
@@ -247,11 +263,11 @@ def _enrol(enterprise: Enterprise, plan, people) -> list:
     return enrolments
 
 
-def _portrait() -> bytes:
-    image = Image.new("RGB", (330, 440), (66, 133, 244))
+def _portrait(background=(66, 133, 244), face=(240, 205, 180), clothes=(40, 40, 60)) -> bytes:
+    image = Image.new("RGB", (330, 440), background)
     draw = ImageDraw.Draw(image)
-    draw.ellipse((105, 70, 225, 200), fill=(240, 205, 180))
-    draw.rectangle((70, 230, 260, 440), fill=(40, 40, 60))
+    draw.ellipse((105, 70, 225, 200), fill=face)
+    draw.rectangle((70, 230, 260, 440), fill=clothes)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
     return out.getvalue()
@@ -267,9 +283,17 @@ def _account(role: str, username: str, who: str, password: str, **links) -> Demo
             last_name="",
             email=f"{username.lower()}@demo.jianpei.invalid",
             role=sm.find_role(role),
-            password=password,
+            hashed_password=_password_hash(password),
         )
         for key, value in links.items():
             setattr(user, key, value)
         db.session.commit()
     return DemoAccount(role=role, username=username, password=password, who=who)
+
+
+@functools.cache
+def _password_hash(password: str) -> str:
+    """One hash for all demo accounts (they share the password): ~0.25 s each otherwise."""
+    config = current_app.config
+    return generate_password_hash(password, method=config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+                                  salt_length=config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))

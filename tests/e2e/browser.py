@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
+from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page
 
@@ -47,7 +48,7 @@ def artifacts_dir(name: str) -> Path:
 
 @dataclass
 class Problem:
-    kind: str  # "server error", "console error", "page error"
+    kind: str  # "server error", "console error", "page error", "outside request"
     detail: str
     url: str
 
@@ -68,7 +69,7 @@ class Person:
     def __post_init__(self):
         self.context.set_default_timeout(20_000)
         self.page = self.context.new_page()
-        watch(self.page, self.problems)
+        watch(self.page, self.problems, self.base_url)
 
     def go(self, path: str) -> Page:
         self.page.goto(self.base_url + path)
@@ -94,10 +95,17 @@ def new_person(browser, base_url: str, name: str) -> Person:
     return Person(name, base_url, context)
 
 
-def watch(page: Page, problems: list[Problem]) -> None:
-    """Collect answers >= 500, console errors and uncaught script errors of a tab."""
+def watch(page: Page, problems: list[Problem], base_url: Optional[str] = None) -> None:
+    """Collect answers >= 500, console errors and uncaught script errors of a tab, and every
+    request for another host than the test server's (government networks are often offline:
+    a page must need nothing from outside)."""
     page.on("response", lambda r: r.status >= 500 and problems.append(
         Problem("server error", f"HTTP {r.status}", r.url)))
+    if base_url is not None:
+        ours = urlsplit(base_url).netloc
+        page.on("request", lambda r: urlsplit(r.url).scheme in ("http", "https", "ws", "wss")
+                and urlsplit(r.url).netloc != ours and problems.append(
+                    Problem("outside request", r.url, page.url)))
     page.on("console", lambda m: m.type == "error" and problems.append(
         Problem("console error", m.text, m.location.get("url") or page.url)))
     page.on("pageerror", lambda e: problems.append(Problem("page error", str(e), page.url)))
