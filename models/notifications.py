@@ -8,11 +8,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from models.accounts import SmsMessage
 from models.enrolment import Enrolment, _institution_plans, _region_plans
 from models.scope import RowScope
 
 NOTICE_STATES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
-                 "failed": _l("Failed")}
+                 "failed": _l("Sending failed")}
 NOTICE_KINDS = {"training": _l("Training notice"), "exam": _l("Exam notice")}
 
 
@@ -38,6 +39,7 @@ class TraineeNotice(Model):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     phone: Mapped[str] = mapped_column(String(11), nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
+    params: Mapped[Optional[str]] = mapped_column(Text)  # the template's parameters, JSON
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True, nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     last_error: Mapped[Optional[str]] = mapped_column(String(256))
@@ -45,8 +47,20 @@ class TraineeNotice(Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     created_by: Mapped[Optional[int]] = mapped_column(Integer)
     sent_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    sms_message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sms_message.id"))
 
     enrolment: Mapped[Enrolment] = relationship()
+    sms_message: Mapped[Optional[SmsMessage]] = relationship()
+
+    @property
+    def delivery_label(self) -> str:
+        """What the provider's receipt says (已送达, 失败 and why), once there is one."""
+        message = self.sms_message
+        if message is None or message.state == "sent":
+            return ""
+        if message.state == "failed" and message.error_code:
+            return f"{message.state_label}（{message.error_code}）"
+        return message.state_label
 
     @property
     def state_label(self) -> str:
@@ -78,5 +92,10 @@ class Message(Model):
     text: Mapped[str] = mapped_column(Text, nullable=False)
     link: Mapped[Optional[str]] = mapped_column(String(256))
     sms_state: Mapped[Optional[str]] = mapped_column(String(16))  # queued/sent/failed/skipped
+    sms_purpose: Mapped[Optional[str]] = mapped_column(String(32))  # its SMS template
+    sms_params: Mapped[Optional[str]] = mapped_column(Text)  # the template's parameters, JSON
+    sms_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                              nullable=False)
+    sms_message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sms_message.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True, nullable=False)
     read_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
