@@ -20,7 +20,9 @@ def start_embedded_consumer():
     from tasks import bind_app, huey
 
     bind_app(app)
-    consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=True)
+    # an idle worker looks at the queue every 0.5 s at most, so a licence photo is read at once
+    # (the task warms the OCR engine when the consumer starts: tasks/ocr.py)
+    consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=True, max_delay=0.5)
     consumer.start()
     # consumer.start() installs huey's own signal handlers, meant for its run() loop,
     # which we do not use: give Ctrl-C and SIGTERM back to the web server.

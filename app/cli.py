@@ -65,15 +65,23 @@ def tasks_ping(timeout: int) -> None:
 ocr_cli = AppGroup("ocr", help="Text recognition, for support staff debugging photos.")
 
 
-@ocr_cli.command("license")
+@ocr_cli.command("licence")
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
-def ocr_license(image: str) -> None:
-    """Print what OCR reads on a business licence photo as JSON; exit 1 without a valid USCC."""
-    from app.services.licence import read_licence
+def ocr_licence(image: str) -> None:
+    """Print what OCR reads on a business licence photo as JSON (the seven fields, `region` and
+    a `confidence` per field); exit 1 when it is not a readable licence with a valid USCC."""
+    from app.services.licence import problem_message, read_licence
 
     reading = read_licence(image)
+    problem = problem_message(reading)
+    reading.pop("problem", None)
     click.echo(json.dumps(reading, ensure_ascii=False))
-    sys.exit(0 if reading["uscc"] else 1)
+    if problem:
+        click.echo(problem, err=True)
+    sys.exit(1 if problem else 0)
+
+
+ocr_cli.add_command(ocr_licence, "license")  # the old spelling keeps working
 
 
 roster_cli = AppGroup("roster", help="The standard roster table 《报名人员信息表》.")

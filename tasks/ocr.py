@@ -4,6 +4,20 @@ from huey import crontab
 from tasks import huey, in_app_context
 
 
+@huey.on_startup()
+def warm_ocr_engine() -> None:
+    """Load and run the OCR models once when a consumer starts (in the background, once per
+    process), so that the first licence is read at full speed."""
+    import os
+    import threading
+
+    from app.integrations import ocr
+
+    if os.environ.get("OCR_WARM", "1") == "0":
+        return
+    threading.Thread(target=ocr.warm_once, name="ocr-warm", daemon=True).start()
+
+
 @huey.task(retries=2, retry_delay=5)
 @in_app_context
 def read_staged_licence(upload_id: int) -> None:
