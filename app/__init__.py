@@ -37,11 +37,12 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     init_console(app)
 
-    from app import cli, errors, headers
+    from app import assets, cli, errors, headers
     from views.base import check_list_args
 
     errors.register(app)
     headers.register(app)
+    assets.register(app)
     app.before_request(check_list_args)
     cli.register(app)
     from app.services.codes import mask_id_number, mask_mobile

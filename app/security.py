@@ -10,11 +10,13 @@ from flask import Response, abort, current_app, g, jsonify, redirect, request, u
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.sqla.models import PermissionView, assoc_permissionview_role
 from flask_appbuilder.security.views import UserDBModelView
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, false, select, true
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -26,7 +28,7 @@ from app.fab_strings import (
 from app.services import accounts
 from models.user import JianpeiUser
 from views.auth import ChangeMyPasswordView, JianpeiAuthDBView
-from views.base import FormattedViewMixin
+from views.base import EagerInterface, FormattedViewMixin
 
 ADMIN = "Admin"
 ENTERPRISE = "Enterprise"
@@ -104,6 +106,16 @@ class JianpeiSecurityManager(SecurityManager):
     permissionviewmodelview = JianpeiPermissionViewModelView
     userstatschartview = None
 
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        # The user and role lists show each row's roles (groups, permissions) with the rows.
+        self.userdbmodelview.datamodel = EagerInterface(
+            self.user_model, load=(selectinload(self.user_model.roles),
+                                   selectinload(self.user_model.groups)))
+        self.rolemodelview.datamodel = EagerInterface(self.role_model, load=(
+            selectinload(self.role_model.permissions).options(
+                joinedload(PermissionView.permission), joinedload(PermissionView.view_menu)),))
+
     def register_views(self):
         super().register_views()
         if self.is_auth_limited:
@@ -156,10 +168,66 @@ class JianpeiSecurityManager(SecurityManager):
         """
         if not (_NUMBER.fullmatch(str(user_id)) and _NUMBER.fullmatch(str(version))):
             return None
-        user = self.get_user_by_id(int(user_id))
+        # With its roles and groups: every permission check of the request reads them.
+        user = db.session.scalars(
+            select(JianpeiUser).where(JianpeiUser.id == int(user_id))
+            .options(joinedload(JianpeiUser.roles), joinedload(JianpeiUser.groups))
+        ).unique().first()
         if user is None or not user.is_active or int(version) != user.session_version:
             return None
         return user
+
+    # -- permissions: one load per request ---------------------------------------------------
+    # Flask-AppBuilder asks the database once per has_access() call: every menu item, every
+    # button, 16-18 statements a page. Here a request loads the (permission, view menu) pairs
+    # of the roles it meets once, on `g`, and every check reads them (as Superset caches a
+    # user's roles and permissions). `g` lives as long as the request, so a role edit takes
+    # effect on the user's next request, in every process, with nothing to invalidate.
+
+    def role_permission_pairs(self, roles) -> frozenset[tuple[str, str]]:
+        """(permission, view menu) pairs held by the database roles among `roles`."""
+        role_ids = frozenset(role.id for role in roles if role.name not in self.builtin_roles)
+        loaded = g.setdefault("_jianpei_permission_pairs", {})
+        if role_ids not in loaded:
+            loaded[role_ids] = frozenset() if not role_ids else frozenset(db.session.execute(
+                select(self.permission_model.name, self.viewmenu_model.name)
+                .select_from(self.permissionview_model)
+                .join(self.permission_model)
+                .join(self.viewmenu_model)
+                .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id
+                      == self.permissionview_model.id)
+                .where(assoc_permissionview_role.c.role_id.in_(role_ids))).tuples())
+        return loaded[role_ids]
+
+    def get_public_role(self):
+        """The public role, read once per request (anonymous pages ask for it per check)."""
+        if "_jianpei_public_role" not in g:
+            g._jianpei_public_role = super().get_public_role()
+        return g._jianpei_public_role
+
+    def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
+        roles = self.get_user_roles(user)
+        if any(role.name in self.builtin_roles
+               and self._has_access_builtin_roles(role, permission_name, view_name)
+               for role in roles):
+            return True
+        return (permission_name, view_name) in self.role_permission_pairs(roles)
+
+    def is_item_public(self, permission_name, view_name) -> bool:
+        public = self.get_public_role()
+        return public is not None and \
+            (permission_name, view_name) in self.role_permission_pairs([public])
+
+    def _get_user_permission_view_menus(self, user, permission_name: str,
+                                        view_menus_name) -> set[str]:
+        """The menu names `user` (None: a visitor) holds `permission_name` on."""
+        roles = [self.get_public_role()] if user is None else self.get_user_roles(user)
+        roles = [role for role in roles if role is not None]
+        names = {name for role in roles if role.name in self.builtin_roles
+                 for name in view_menus_name or ()
+                 if self._has_access_builtin_roles(role, permission_name, name)}
+        return names | {view for permission, view in self.role_permission_pairs(roles)
+                        if permission == permission_name}
 
     def on_user_logout(self, user) -> None:
         accounts.sign_out(user)

@@ -14,7 +14,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from models.organisation import Institution
 from models.reference import Occupation, OccupationLevel, Region
@@ -72,6 +72,18 @@ class TrainingPlan(Model):
 
     def __str__(self) -> str:
         return f"{self.institution} · {self.occupation} · {self.level}"
+
+    @classmethod
+    def label_load(cls, *path) -> tuple:
+        """Loader options for what __str__ reads: of plans, or of the plans at the end of
+        the relationship `path` (one query for a list, not one per row)."""
+        label = [joinedload(rel) for rel in (cls.institution, cls.occupation, cls.level)]
+        if not path:
+            return tuple(label)
+        load = joinedload(path[0])
+        for rel in path[1:]:
+            load = load.joinedload(rel)
+        return (load.options(*label),)
 
     @property
     def seats_left(self) -> int:

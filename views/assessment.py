@@ -4,7 +4,6 @@ import io
 
 from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -23,7 +22,8 @@ from app.services import (
     workbooks,
 )
 from models.assessment import AssessmentPlan, Certificate, ScoreReport
-from views.base import JianpeiModelView
+from models.training import TrainingPlan
+from views.base import EagerInterface, JianpeiModelView
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -70,7 +70,9 @@ class AssessmentForm(FlaskForm):
 
 class AssessmentPlanView(JianpeiModelView):
     route_base = "/assessments"
-    datamodel = SQLAInterface(AssessmentPlan)
+    datamodel = EagerInterface(AssessmentPlan,
+                               load=TrainingPlan.label_load(AssessmentPlan.plan),
+                               related={"plan": TrainingPlan.label_load()})
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show", "can_prepare", "can_review", "can_scores"]
     method_permission_name = {"create_for": "prepare", "change": "prepare", "report": "prepare",
@@ -234,7 +236,8 @@ SCORE_LABELS = {
 
 class ScoreReportView(JianpeiModelView):
     route_base = "/score-reports"
-    datamodel = SQLAInterface(ScoreReport)
+    datamodel = EagerInterface(ScoreReport, load=TrainingPlan.label_load(
+        ScoreReport.assessment, AssessmentPlan.plan))
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show", "can_review"]
     method_permission_name = {"approve": "review", "reject": "review"}
@@ -287,7 +290,7 @@ CERTIFICATE_LABELS = {
 
 class CertificateView(JianpeiModelView):
     route_base = "/certificates"
-    datamodel = SQLAInterface(Certificate)
+    datamodel = EagerInterface(Certificate)
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show"]
     list_title = _l("Training certificates")

@@ -1,10 +1,9 @@
 """The audit log for regulators, within their scope (Admin also has it in /console)."""
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from app.security import ROLE_LABELS, ROW_SCOPE
 from models.audit import ACTION_LABELS, OBJECT_TYPE_LABELS, AuditLog
-from views.base import JianpeiModelView
+from views.base import EagerInterface, JianpeiModelView
 
 AUDIT_LABELS = {
     "at": _l("Time"),
@@ -43,7 +42,7 @@ AUDIT_FORMATTERS = {
 
 
 class AuditLogView(JianpeiModelView):
-    datamodel = SQLAInterface(AuditLog)
+    datamodel = EagerInterface(AuditLog)
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show"]
     list_title = _l("Audit log")

@@ -4,6 +4,7 @@ import re
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import ModelView, expose
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 # A list's page number and page size are plain numbers within these bounds, and it is ordered
@@ -45,6 +46,42 @@ def check_list_args() -> None:
                 view = by_class.get(name.split("_oc_", 1)[1])
                 if view is not None and value not in (getattr(view, "order_columns", None) or ()):
                     abort(400)
+
+
+class EagerInterface(SQLAInterface):
+    """A model view's data, whose list pages load the related rows they show with the rows
+    (`load`: SQLAlchemy loader options), not one query per row and relation.
+
+    `related` does the same for the search form's dropdown of a relation: its column name,
+    the loader options its rows' labels need.
+    """
+
+    def __init__(self, obj, load=(), related=None, session=None):
+        super().__init__(obj, session)
+        self.load = tuple(load)
+        self.related = dict(related or {})
+
+    def apply_all(self, query, *args, **kwargs):
+        return super().apply_all(query, *args, **kwargs).options(*self.load)
+
+    def get_related_interface(self, col_name):
+        return RelatedChoices(self.get_related_model(col_name),
+                              load=self.related.get(col_name, ()))
+
+
+class RelatedChoices(EagerInterface):
+    """The rows a form's dropdown of a relation offers. Flask-AppBuilder asks for all of them
+    (no page) and reads only the rows: those are counted in Python, not by a second query."""
+
+    def query(self, filters=None, order_column="", order_direction="", page=None,
+              page_size=None, select_columns=None, outer_default_load=False):
+        if page is not None or page_size is not None:
+            return super().query(filters, order_column, order_direction, page, page_size,
+                                 select_columns, outer_default_load)
+        rows = self.apply_all(self.session.query(self.obj), filters, order_column,
+                              order_direction, select_columns=select_columns,
+                              outer_default_load=outer_default_load).all()
+        return len(rows), rows
 
 
 def format_value(value):

@@ -3,16 +3,17 @@ downloads its e-invoice; institutions, authorities and admins read orders in sco
 The payment notification endpoint is the one route without login or CSRF."""
 from flask import Blueprint, abort, current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from app.extensions import csrf
 from app.integrations.alipay import GatewayError
 from app.security import ROW_SCOPE, get_scoped
 from app.services import DomainError, orders
 from models.orders import Order
-from views.base import JianpeiModelView
+from models.training import TrainingPlan
+from views.base import EagerInterface, JianpeiModelView
 
 ORDER_LABELS = {
     "out_trade_no": _l("Order number"),
@@ -36,7 +37,11 @@ ORDER_LABELS = {
 
 class OrderView(JianpeiModelView):
     route_base = "/orders"
-    datamodel = SQLAInterface(Order)
+    # Each row shows its plan (institution · occupation · level), enterprise and invoice.
+    datamodel = EagerInterface(
+        Order, load=(joinedload(Order.enterprise), joinedload(Order.invoice),
+                     *TrainingPlan.label_load(Order.plan)),
+        related={"plan": TrainingPlan.label_load()})
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show", "can_order", "can_invoice"]
     method_permission_name = {"create": "order", "pay": "order", "cancel": "order",

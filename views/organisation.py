@@ -1,13 +1,12 @@
 """Enterprises and institutions as regulators, institutions and enterprises see them."""
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from app.integrations.storage import send_jpeg
 from app.security import ROW_SCOPE, get_scoped
 from app.services.enterprises import DOCUMENT_COLUMNS
 from models.organisation import Enterprise, Institution
-from views.base import JianpeiModelView
+from views.base import EagerInterface, JianpeiModelView
 
 ENTERPRISE_LABELS = {
     "uscc": _l("Unified social credit code"),
@@ -31,7 +30,7 @@ ENTERPRISE_LABELS = {
 
 
 class EnterpriseView(JianpeiModelView):
-    datamodel = SQLAInterface(Enterprise)
+    datamodel = EagerInterface(Enterprise)
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show"]
     list_title = _l("Enterprises")
@@ -51,7 +50,7 @@ class EnterpriseView(JianpeiModelView):
 
 
 class InstitutionView(JianpeiModelView):
-    datamodel = SQLAInterface(Institution)
+    datamodel = EagerInterface(Institution)
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show"]
     list_title = _l("Training institutions")

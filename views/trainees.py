@@ -68,7 +68,8 @@ class TraineeView(BaseView):
             "trainees/search.html", query=query, rows=rows, total=total, pages=pages,
             args={k: v for k, v in request.args.items() if k != "page"}, styles=STYLES,
             plans=db.session.scalars(scoped_select(TrainingPlan).order_by(
-                TrainingPlan.train_start.desc()).limit(200)).all(),
+                TrainingPlan.train_start.desc()).limit(200)
+                .options(*TrainingPlan.label_load())).all(),
             occupations=active_values(Occupation), phases=list(PlanPhase),
             assessment_states=list(AssessmentState), score_states=list(ScoreState),
             certificate_states=list(CertificateState), sorts=trainees.SORTS,

@@ -4,7 +4,6 @@ from flask import flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -16,7 +15,7 @@ from app.services import assessments, plans, roster_template
 from models.reference import PROVINCE_CODE
 from models.states import PlanPhase
 from models.training import TrainingPlan
-from views.base import JianpeiModelView
+from views.base import EagerInterface, JianpeiModelView
 
 PLAN_LABELS = {
     "institution": _l("Training institution"),
@@ -56,7 +55,7 @@ WINDOW_FIELDS = {
 
 
 class TrainingPlanView(JianpeiModelView):
-    datamodel = SQLAInterface(TrainingPlan)
+    datamodel = EagerInterface(TrainingPlan, load=TrainingPlan.label_load())
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_submit", "can_review"]
     method_permission_name = {"submit": "submit", "approve": "review", "reject": "review"}
@@ -162,7 +161,7 @@ def _no_value():
 class OpenPlanView(JianpeiModelView):
     """报名: what an enterprise can enrol its workers in now."""
 
-    datamodel = SQLAInterface(TrainingPlan)
+    datamodel = EagerInterface(TrainingPlan, load=TrainingPlan.label_load())
     base_filters = ROW_SCOPE + [["id", OpenForEnrolmentFilter, _no_value]]
     base_permissions = ["can_list", "can_show"]
     method_permission_name = {"roster_template": "list"}

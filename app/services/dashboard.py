@@ -92,6 +92,15 @@ def _count(model: type, user: Any, *conditions) -> int:
     return db.session.scalar(query) or 0
 
 
+def _counts(user: Any, *counted: tuple) -> list[int]:
+    """Several _count()s, each (model, *conditions), in one statement."""
+    found = db.session.execute(select(*(
+        select(func.count()).select_from(model)
+        .where(security.scope_clause(model, user), *conditions).scalar_subquery()
+        for model, *conditions in counted))).one()
+    return [n or 0 for n in found]
+
+
 # Cards ----------------------------------------------------------------------------------------
 
 def cards(user: Any) -> list[Card]:
@@ -128,20 +137,21 @@ def waiting(user: Any) -> list[Card]:
     submitted = PlanState.SUBMITTED.value
     reported = AssessmentState.REPORTED.value
     accepted = ScoreState.ACCEPTED.value
-    return [
+    enterprises, plans, assessments, reports = _counts(
+        user,
         # Only the enterprises this authority reviews (the province reviews province-owned).
-        Card(_l("Enterprises awaiting review"),
-             _count(Enterprise, user, Enterprise.review_state == ReviewState.PENDING.value,
-                    Enterprise.reviewing_authority_id == user.authority_id),
-             "EnterpriseReviewView.queue"),
-        Card(_l("Plans awaiting review"),
-             _count(TrainingPlan, user, TrainingPlan.review_state == submitted),
+        (Enterprise, Enterprise.review_state == ReviewState.PENDING.value,
+         Enterprise.reviewing_authority_id == user.authority_id),
+        (TrainingPlan, TrainingPlan.review_state == submitted),
+        (AssessmentPlan, AssessmentPlan.state == reported),
+        (ScoreReport, ScoreReport.state == accepted))
+    return [
+        Card(_l("Enterprises awaiting review"), enterprises, "EnterpriseReviewView.queue"),
+        Card(_l("Plans awaiting review"), plans,
              "TrainingPlanView.list", {EQUAL + "review_state": submitted}),
-        Card(_l("Assessment plans awaiting review"),
-             _count(AssessmentPlan, user, AssessmentPlan.state == reported),
+        Card(_l("Assessment plans awaiting review"), assessments,
              "AssessmentPlanView.list", {EQUAL + "state": reported}),
-        Card(_l("Score reports awaiting review"),
-             _count(ScoreReport, user, ScoreReport.state == accepted),
+        Card(_l("Score reports awaiting review"), reports,
              "ScoreReportView.list", {EQUAL + "state": accepted}),
     ]
 

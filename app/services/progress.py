@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.services import NotFound, scores
@@ -53,12 +54,15 @@ def plans_of(enterprise_id: int, plan_id: Optional[int] = None) -> list[PlanProg
     query = (select(TrainingPlan, func.count(Enrolment.id))
              .join(Enrolment, Enrolment.plan_id == TrainingPlan.id)
              .where(Enrolment.enterprise_id == enterprise_id, Enrolment.status == "live")
-             .group_by(TrainingPlan.id).order_by(TrainingPlan.train_start.desc()))
+             .group_by(TrainingPlan.id).order_by(TrainingPlan.train_start.desc())
+             .options(selectinload(TrainingPlan.institution),  # the plans' names, by list
+                      selectinload(TrainingPlan.occupation), selectinload(TrainingPlan.level)))
     if plan_id is not None:
         query = query.where(TrainingPlan.id == plan_id)
     rows = db.session.execute(query).all()
     assessments = {a.plan_id: a for a in db.session.scalars(select(AssessmentPlan).where(
-        AssessmentPlan.plan_id.in_([plan.id for plan, _ in rows])))}
+        AssessmentPlan.plan_id.in_([plan.id for plan, _ in rows]))
+        .options(selectinload(AssessmentPlan.score_report)))}
     return [PlanProgress(plan, count, phase(plan), assessments.get(plan.id)) for plan, count in rows]
 
 

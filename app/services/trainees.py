@@ -182,6 +182,12 @@ def _row(found) -> Row:
                CertificateState(certificate or CertificateState.NOT_GENERATED.value))
 
 
+# What a page of results shows beside its rows (企业, 培训机构, 职业(工种) · 等级): one query each
+# for the page, not one per row.
+SHOWN = (selectinload(Enrolment.enterprise), selectinload(Enrolment.occupation),
+         selectinload(Enrolment.level), selectinload(TrainingPlan.institution))
+
+
 def search(query: Search, user: Any, per_page: int = PER_PAGE) -> tuple[list[Row], int]:
     """One page of matching trainees and the number of all matches."""
     filtered = _filtered(query, user)
@@ -191,7 +197,7 @@ def search(query: Search, user: Any, per_page: int = PER_PAGE) -> tuple[list[Row
     ordered = filtered.order_by(column.desc() if query.desc else column.asc(),
                                 Enrolment.id.desc() if query.desc else Enrolment.id.asc())
     page = (ordered.limit(per_page).offset((query.page - 1) * per_page)
-            .options(selectinload(Enrolment.enterprise)))  # the 企业 column
+            .options(*SHOWN))
     return [_row(found) for found in db.session.execute(page)], total
 
 
