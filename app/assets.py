@@ -17,7 +17,7 @@ STATIC_MAX_AGE = 365 * 24 * 3600  # seconds; the URL changes with the file
 VERSION_ARG = "v"
 
 
-def _is_static(endpoint: str) -> bool:
+def is_static(endpoint: str) -> bool:
     return endpoint == "static" or endpoint.endswith(".static")
 
 
@@ -45,7 +45,7 @@ def register(app: Flask) -> None:
 
     @app.url_defaults
     def _versioned(endpoint: str, values: dict) -> None:
-        if _is_static(endpoint) and VERSION_ARG not in values:
+        if is_static(endpoint) and VERSION_ARG not in values:
             version = digest(endpoint, values.get("filename"))
             if version:
                 values[VERSION_ARG] = version
@@ -53,7 +53,7 @@ def register(app: Flask) -> None:
     @app.after_request
     def _cached(response):
         endpoint = request.endpoint or ""
-        if _is_static(endpoint) and response.status_code == 200:
+        if is_static(endpoint) and response.status_code == 200:
             version = request.args.get(VERSION_ARG)
             if version and version == digest(endpoint, (request.view_args or {}).get("filename")):
                 response.cache_control.public = True

@@ -113,7 +113,8 @@ def check_sms(config: Mapping[str, Any]) -> None:
 
     backend = config.get("SMS_BACKEND")
     if backend not in SMS_BACKENDS:
-        raise ConfigError(f"SMS_BACKEND must be \"outbox\" or \"aliyun\", not {backend!r}")
+        names = " or ".join(f'"{name}"' for name in SMS_BACKENDS)
+        raise ConfigError(f"SMS_BACKEND must be {names}, not {backend!r}")
     if backend == "aliyun":
         for key in ("SMS_ACCESS_KEY_ID", "SMS_ACCESS_KEY_SECRET", "SMS_SIGN_NAME"):
             if not config.get(key):

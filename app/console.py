@@ -26,8 +26,8 @@ from models.reference import (
 )
 from models.states import PlanState
 from models.training import TrainingPlan
-from views.audit import AUDIT_FORMATTERS, AUDIT_LABELS
-from views.base import MAX_PAGE, MAX_PAGE_SIZE, number_arg
+from views.audit import AUDIT_FORMATTERS, AUDIT_LABELS, code_label
+from views.base import MAX_PAGE, MAX_PAGE_SIZE, check_numbers
 from views.training import PLAN_LABELS
 
 CONSOLE_URL = "/console"
@@ -86,9 +86,7 @@ class ConsoleModelView(ModelView):
 
     def _get_list_extra_args(self):
         """The list's (and its export's) query arguments, refused with 400 when malformed."""
-        for name, most in LIST_NUMBERS.items():
-            if request.args.get(name):
-                number_arg(request.args[name], most)
+        check_numbers(request.args, LIST_NUMBERS)
         return super()._get_list_extra_args()
 
     def get_export_value(self, model, name):
@@ -174,7 +172,7 @@ def _formatter(fmt):
 
 def _in_words(labels):
     """A Flask-Admin column formatter: the stored code's label (the code if it has none)."""
-    return _formatter(lambda code: str(labels.get(code, code)))
+    return _formatter(code_label(labels))
 
 
 class AuditLogConsoleView(ReadOnlyConsoleView):

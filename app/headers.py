@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, request
 from flask_login import current_user
 
+from app.assets import is_static
 from app.config_loader import PRODUCTION
 from app.console import CONSOLE_URL
 from app.integrations import alipay
@@ -61,7 +62,7 @@ def content_security_policy() -> str:
 
 def _static() -> bool:
     endpoint = request.endpoint or ""
-    return endpoint in ("static", "favicon") or endpoint.endswith(".static")
+    return endpoint == "favicon" or is_static(endpoint)
 
 
 def register(app: Flask) -> None:

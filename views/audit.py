@@ -18,7 +18,8 @@ AUDIT_LABELS = {
 }
 
 
-def _label(labels):
+def code_label(labels):
+    """A stored code in words: its label, else the code itself."""
     return lambda code: str(labels[code]) if code in labels else (code or "")
 
 
@@ -34,8 +35,8 @@ def _username(name) -> str:
 
 # The stored codes in words, on the regulators' list and in the console (app/console.py).
 AUDIT_FORMATTERS = {
-    "action": _label(ACTION_LABELS),
-    "object_type": _label(OBJECT_TYPE_LABELS),
+    "action": code_label(ACTION_LABELS),
+    "object_type": code_label(OBJECT_TYPE_LABELS),
     "role": _role_labels,
     "username": _username,
 }

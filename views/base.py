@@ -22,6 +22,13 @@ def number_arg(value, most: int) -> int:
     return int(value)
 
 
+def check_numbers(args, bounds: dict[str, int]) -> None:
+    """Each argument named in `bounds`, when given, is a whole number within its bound."""
+    for name, most in bounds.items():
+        if args.get(name):
+            number_arg(args[name], most)
+
+
 def check_list_args() -> None:
     """Before any Flask-AppBuilder view (ours and its security views): page_<View>,
     psize_<View> and _oc_<View> are read by Flask-AppBuilder with int() and handed to SQL as

@@ -14,7 +14,7 @@ from app.services.dictionaries import active_values
 from models.reference import Occupation
 from models.states import AssessmentState, CertificateState, PlanPhase, ScoreState
 from models.training import TrainingPlan
-from views.base import MAX_ID, MAX_PAGE, number_arg
+from views.base import MAX_ID, MAX_PAGE, check_numbers
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The search form's numbers; anything else in them is a malformed request (400), not a 500.
@@ -32,9 +32,7 @@ def shown_mobile(enrolment) -> str:
 
 
 def _search_query(args) -> trainees.Search:
-    for name, most in SEARCH_NUMBERS.items():
-        if args.get(name):
-            number_arg(args[name], most)
+    check_numbers(args, SEARCH_NUMBERS)
     return trainees.Search.from_args(args)
 
 # Bootstrap label colours for each progress state.

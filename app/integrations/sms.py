@@ -139,10 +139,11 @@ def send_batch(purpose: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> 
     outgoing, messages = [], []
     for phone, values in items:
         params = sms_templates.params(purpose, values)
-        outgoing.append(Outgoing(phone, code, params, sms_templates.render(purpose, params)))
+        text = sms_templates.render(purpose, params)
+        outgoing.append(Outgoing(phone, code, params, text))
         messages.append(SmsMessage(
-            phone=phone, purpose=purpose, template_code=code, created_at=now,
-            text=sms_templates.render(purpose, params, mask_code=hide_code), state="retry"))
+            phone=phone, purpose=purpose, template_code=code, created_at=now, state="retry",
+            text=sms_templates.render(purpose, params, mask_code=True) if hide_code else text))
     for start in range(0, len(outgoing), sender.batch_max):
         chunk = slice(start, start + sender.batch_max)
         _submit(sender, outgoing[chunk], messages[chunk], purpose)

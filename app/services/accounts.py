@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.services import N_, DomainError, audit, sms_codes
-from app.services.codes import normalize_uscc
+from app.services.codes import normalize_mobile, normalize_uscc
 from models.organisation import Enterprise
 from models.user import JianpeiUser
 
@@ -26,7 +26,7 @@ class AccountMismatch(PasswordRefused):
 
 def _enterprise_account(uscc: str, mobile: str):
     uscc = normalize_uscc(uscc)
-    mobile = sms_codes.normalize_mobile(mobile)
+    mobile = normalize_mobile(mobile)
     enterprise = db.session.scalars(select(Enterprise).where(Enterprise.uscc == uscc)).first()
     user = current_app.appbuilder.sm.find_user(username=uscc)
     if enterprise is None or user is None or enterprise.contact_mobile != mobile:
@@ -56,7 +56,7 @@ def reset_password(uscc: str, mobile: str, code: str, password: str, confirm: st
     if user is None:
         raise AccountMismatch()
     try:
-        sms_codes.consume_code(sms_codes.normalize_mobile(mobile), sms_codes.RESET_PASSWORD, code)
+        sms_codes.consume_code(normalize_mobile(mobile), sms_codes.RESET_PASSWORD, code)
     except sms_codes.CodeInvalid:
         raise AccountMismatch() from None
     _set(user, password, "account.reset_password")

@@ -24,7 +24,7 @@ from app.services import (
     sms_codes,
 )
 from app.services import uploads as staged
-from app.services.codes import is_valid_uscc, normalize_uscc
+from app.services.codes import is_valid_uscc, normalize_mobile, normalize_uscc
 from models.accounts import StagedUpload
 from models.organisation import Enterprise
 from models.reference import PROVINCE_CODE, Authority, Region
@@ -271,7 +271,7 @@ def update_profile(enterprise_id: int, user: Any, change: ProfileChange,
     approved = enterprise.review_state == ReviewState.APPROVED.value
     city(change.region_code)
     cleaned = _clean_documents(documents or {}, approved)
-    new_mobile = sms_codes.normalize_mobile(change.contact_mobile)
+    new_mobile = normalize_mobile(change.contact_mobile)
     if new_mobile != enterprise.contact_mobile:
         sms_codes.check_mobile(new_mobile)
         sms_codes.consume_code(new_mobile, sms_codes.CHANGE_MOBILE, change.sms_code)

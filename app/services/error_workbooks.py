@@ -34,15 +34,12 @@ def keep(user_id: int, kind: str, subject_id: int, data: Optional[bytes]) -> Opt
         db.session.add(kept)
     try:
         db.session.commit()
-    except IntegrityError:  # a parallel upload of the same user kept its own copy meanwhile
+    except Exception as error:
         db.session.rollback()
         if key:
             storage().delete(key)
-        return None
-    except Exception:
-        db.session.rollback()
-        if key:
-            storage().delete(key)
+        if isinstance(error, IntegrityError):  # a parallel upload of the user kept its own copy
+            return None
         raise
     for old in old_keys:
         storage().delete(old)

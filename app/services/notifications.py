@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # A kind of trainee notice, and the SMS template it is sent with.
 NOTICE_PURPOSES = {"training": "training_notice", "exam": "exam_notice"}
+EXAM_STARTED = N_("The exam has started; exam notices go out only before it.")
 
 
 class NoticeRefused(DomainError):
@@ -125,7 +126,7 @@ def compose(kind: str, enrolment: Enrolment) -> tuple[Optional[dict], Optional[s
             return None, gettext("No admission ticket yet.")
         exam = ticket.assessment
         if exam_started(exam):
-            return None, gettext("The exam has started; exam notices go out only before it.")
+            return None, gettext(EXAM_STARTED)
         return sms_templates.params(NOTICE_PURPOSES[kind], dict(
             time=exam.exam_time, venue=exam.venue, ticket=ticket.number, **common)), None
     raise NoticeRefused(N_("Unknown kind of notice."))
@@ -136,16 +137,14 @@ def preview(user: Any, enrolment_ids: list[int], kind: str) -> list[Preview]:
     if kind not in NOTICE_PURPOSES:
         raise NoticeRefused(N_("Unknown kind of notice."))
     enrolments = _own_enrolments(user, enrolment_ids)
-    before = dict(db.session.execute(
-        select(TraineeNotice.enrolment_id, func.count()).where(
-            TraineeNotice.enrolment_id.in_([e.id for e in enrolments]),
-            TraineeNotice.kind == kind, TraineeNotice.state != "failed")
-        .group_by(TraineeNotice.enrolment_id)).tuples().all())
+    before: dict[int, int] = {}  # notices of this kind not failed, per trainee
     last = {}
     for notice in db.session.scalars(select(TraineeNotice).where(
             TraineeNotice.enrolment_id.in_([e.id for e in enrolments]),
             TraineeNotice.kind == kind).order_by(TraineeNotice.id)):
         last[notice.enrolment_id] = notice
+        if notice.state != "failed":
+            before[notice.enrolment_id] = before.get(notice.enrolment_id, 0) + 1
     paid = paid_ids([e.id for e in enrolments])
     items = []
     for enrolment in enrolments:
@@ -226,8 +225,7 @@ def deliver_notices(notice_ids: list[int]) -> dict[int, str]:
         if notice.kind == "exam" and _exam_started_for(notice.enrolment_id):  # held past it
             db.session.execute(update(TraineeNotice).where(
                 TraineeNotice.id == notice.id, TraineeNotice.state == "queued")
-                .values(state="failed", last_error=gettext(
-                    "The exam has started; exam notices go out only before it."))
+                .values(state="failed", last_error=gettext(EXAM_STARTED))
                 .execution_options(synchronize_session=False))
             db.session.commit()
             states[notice_id] = "failed"

@@ -108,7 +108,7 @@ def open_workbook(data: bytes):
 
 
 def _rows(workbook):
-    sheet = workbook[SHEET] if SHEET in workbook.sheetnames else workbook.worksheets[0]
+    sheet = workbooks.sheet_of(workbook, SHEET)
     for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
         if index > MAX_ROWS + HEADER_ROWS:
             raise RosterRefused(N_("The roster has more than %(n)s rows; please split it."),

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.services import N_, DomainError, audit, clock, notifications, workbooks
+from app.services import N_, DomainError, audit, clock, notifications, people, workbooks
 from app.services import roster as roster_rules
 from app.services.assessments import own_assessment, paid_enrolments
 from models.assessment import AssessmentPlan, Score, ScoreReport
@@ -166,7 +166,7 @@ def check(data: bytes, assessment: AssessmentPlan) -> Report:
         raise ScoresRefused(refused.args[0], **refused.params) from None
     report = Report()
     try:
-        sheet = workbook[SHEET] if SHEET in workbook.sheetnames else workbook.worksheets[0]
+        sheet = workbooks.sheet_of(workbook, SHEET)
         report.sheet = sheet.title
         _read(sheet, assessment, report)
     except ScoresRefused:
@@ -283,8 +283,7 @@ def _trainee(row: int, value: Any, trainees: dict[str, Enrolment], seen: dict[st
 
 
 def _name(value: Any) -> str:
-    text = roster_rules.SPACES.sub("", roster_rules.clean_text(value))
-    return text.replace("•", "·").replace("・", "·")
+    return people.normalize_name(roster_rules.clean_text(value))
 
 
 def _score(row: int, column: str, value: Any, errors: list) -> Optional[Decimal]:

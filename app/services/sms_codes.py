@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.integrations import sms
 from app.services import N_, DomainError, clock
-from app.services.codes import MOBILE, normalize_mobile  # noqa: F401 (callers use it here)
+from app.services.codes import MOBILE, normalize_mobile
 from models.accounts import SmsCode
 
 REGISTER = "register"

@@ -53,14 +53,18 @@ class WorkbookRefused(DomainError):
     message = DAMAGED
 
 
+def sheet_of(workbook, name: str):
+    """The sheet called `name`, else the first one (a renamed sheet is still read)."""
+    return workbook[name] if name in workbook.sheetnames else workbook.worksheets[0]
+
+
 def open_bounded(data: bytes, sheet_name: str, *, columns: int, rows: int, header_rows: int):
     """The workbook (read-only) whose sheet `sheet_name` (else the first) is at most `columns`
     + SPARE_COLUMNS wide and `rows` + `header_rows` long, checked before parsing any row."""
     archive = _archive(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        sheet = workbook[sheet_name] if sheet_name in workbook.sheetnames \
-            else workbook.worksheets[0]
+        sheet = sheet_of(workbook, sheet_name)
     except Exception:
         raise WorkbookRefused(DAMAGED) from None
     limits = Extent(rows=rows + header_rows, columns=columns + SPARE_COLUMNS)
@@ -203,8 +207,7 @@ def marked_copy(data: bytes, errors: Iterable[Any], columns: dict[str, int],
         if not _markable(data):
             return None
         workbook = load_workbook(io.BytesIO(data))
-        sheet = workbook[sheet_name] if sheet_name in workbook.sheetnames \
-            else workbook.worksheets[0]
+        sheet = sheet_of(workbook, sheet_name)
         notes: dict[tuple[int, int], list[str]] = {}
         for index, error in enumerate(errors):
             if index >= MAX_LISTED_ERRORS:
