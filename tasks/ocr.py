@@ -7,7 +7,11 @@ from tasks import huey, in_app_context
 @huey.on_startup()
 def warm_ocr_engine() -> None:
     """Load and run the OCR models once when a consumer starts (in the background, once per
-    process), so that the first licence is read at full speed."""
+    process), so that the first licence is read at full speed.
+
+    The thread is not a daemon: a consumer stopped while the models load waits for them (a
+    second or two), because onnxruntime aborts the process ("terminate called without an
+    active exception", exit 134) when the interpreter ends under a running inference."""
     import os
     import threading
 
@@ -15,7 +19,7 @@ def warm_ocr_engine() -> None:
 
     if os.environ.get("OCR_WARM", "1") == "0":
         return
-    threading.Thread(target=ocr.warm_once, name="ocr-warm", daemon=True).start()
+    threading.Thread(target=ocr.warm_once, name="ocr-warm", daemon=False).start()
 
 
 @huey.task(retries=2, retry_delay=5)
