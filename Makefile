@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two locks: requirements.txt (what production runs) and requirements-test.txt (that plus the
+# tests' packages); a change to either file reinstalls (the stamps below).
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 MO := translations/zh_CN/LC_MESSAGES/messages.mo translations/en/LC_MESSAGES/messages.mo
 
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
@@ -28,25 +31,32 @@ $(CHROMIUM):
 	apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
 
 # Production-style serving: DATABASE_URL (PostgreSQL) and REDIS_URL required; see README.
-serve-prod: $(STAMP) $(MO) system-deps
+# Installs requirements.txt only (no test packages) and the CJK font only (no chromium).
+serve-prod: $(RUNTIME_STAMP) $(MO) $(CJK_FONT)
 	deploy/serve-prod.sh
 
-setup: $(STAMP) $(MO)
+setup: $(RUNTIME_STAMP) $(MO)
 	$(BIN)/flask --app run setup
 
-$(STAMP): requirements.txt
+# Production (`make serve-prod`, `make setup`): the runtime packages only.
+$(RUNTIME_STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(RUNTIME_STAMP)
+
+# Developers and tests (`make run`, `make test`): the runtime packages, then the tests' packages.
+$(STAMP): $(RUNTIME_STAMP) requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $(STAMP)
 
 translations: $(MO)
 
-translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(RUNTIME_STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d translations -l $* -i $< -o $@
 
 # Developers: after adding strings, refresh the template and catalogs, then translate zh_CN.
-messages: $(STAMP)
+messages: $(RUNTIME_STAMP)
 	$(BIN)/pybabel extract -F translations/babel.cfg -k lazy_gettext -k _l -k N_ \
 		-o translations/messages.pot --no-location --sort-output --project=jianpei .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching

@@ -26,7 +26,8 @@ SQLALCHEMY_ENGINE_OPTIONS: dict = {}
 HOST = "127.0.0.1"
 PORT = 5000
 
-# huey: SQLite file next to the database unless REDIS_URL is set (see tasks/__init__.py).
+# huey: SQLite file next to the database unless REDIS_URL is set (see tasks/__init__.py). Both
+# follow the same layers as the rest (the JIANPEI_CONFIG file, then the environment).
 REDIS_URL = None
 HUEY_SQLITE_PATH = str(INSTANCE_DIR / "huey.db")
 # run.py starts a consumer inside the web process on the embedded default.
@@ -49,7 +50,7 @@ S3_ADDRESSING_STYLE = "auto"
 S3_ACCESS_KEY_ID = None
 S3_SECRET_ACCESS_KEY = None
 
-# The one clock: every rule asks app.services.clock.now(). Seconds added to the wall clock,
+# The one clock: every rule asks app.clock.now(). Seconds added to the wall clock,
 # so the demo and end-to-end tests can move time forward ("training has ended").
 CLOCK_OFFSET_SECONDS = 0
 TIMEZONE = "Asia/Shanghai"
@@ -61,7 +62,7 @@ AUTH_TYPE = AUTH_DB
 AUTH_ROLE_ADMIN = "Admin"
 AUTH_ROLE_PUBLIC = "Public"
 AUTH_USER_REGISTRATION = False
-FAB_SECURITY_MANAGER_CLASS = "app.security.JianpeiSecurityManager"
+# The security manager (views/security.py) is given to AppBuilder by create_app().
 FAB_INDEX_VIEW = "views.home.HomeView"
 FAB_ADD_SECURITY_API = False  # fails with marshmallow 4 (STACK-NOTES)
 # Tables and permissions are made by `flask --app run setup` (migrations + role sync),
@@ -175,6 +176,7 @@ ENV_KEYS = (
     "SECRET_KEY",
     "DATABASE_URL",
     "REDIS_URL",
+    "HUEY_SQLITE_PATH",
     "JIANPEI_ENV",
     "UPLOAD_DIR",
     "STORAGE_BACKEND",

@@ -26,9 +26,11 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     ministry.configure(app)
     with app.app_context():
         _enable_sqlite_wal()
-        # One AppBuilder per app: it keeps its views, and tests build many apps.
-        appbuilder = AppBuilder(app, db.session)
         from app import menu
+        from views.security import JianpeiSecurityManager
+
+        # One AppBuilder per app: it keeps its views, and tests build many apps.
+        appbuilder = AppBuilder(app, db.session, security_manager_class=JianpeiSecurityManager)
 
         menu.register(appbuilder)
         appbuilder.post_init()

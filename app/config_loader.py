@@ -2,7 +2,7 @@
 import os
 from typing import Any, Mapping, Optional
 
-from flask import Flask
+from flask import Config, Flask
 
 
 EMBEDDED, PRODUCTION = "embedded", "production"
@@ -13,14 +13,35 @@ class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete for the chosen environment."""
 
 
-def load_config(app: Flask, test_config: Optional[Mapping[str, Any]] = None) -> None:
-    app.config.from_object("config")
+def apply_layers(config: Config) -> None:
+    """config.py, then the file named by JIANPEI_CONFIG, then the environment's ENV_KEYS."""
+    config.from_object("config")
     local = os.environ.get("JIANPEI_CONFIG")
     if local:
-        app.config.from_pyfile(os.path.abspath(local))
-    for key in app.config["ENV_KEYS"]:
+        config.from_pyfile(os.path.abspath(local))
+    for key in config["ENV_KEYS"]:
         if key in os.environ:
-            app.config[key] = os.environ[key]
+            config[key] = os.environ[key]
+
+
+def layered_config() -> Config:
+    """The settings an app would start from, without an app: for the queue and deploy scripts."""
+    config = Config(os.getcwd())
+    apply_layers(config)
+    return config
+
+
+def queue_settings() -> dict[str, Any]:
+    """The task queue's settings, layered exactly as the app's (tasks/__init__.py builds huey from
+    them at import, before any app exists): REDIS_URL (huey on Redis when set) and
+    HUEY_SQLITE_PATH (huey's SQLite file otherwise)."""
+    config = layered_config()
+    return {"REDIS_URL": config.get("REDIS_URL") or None,
+            "HUEY_SQLITE_PATH": str(config["HUEY_SQLITE_PATH"])}
+
+
+def load_config(app: Flask, test_config: Optional[Mapping[str, Any]] = None) -> None:
+    apply_layers(app.config)
     url = app.config.get("DATABASE_URL")
     if url:
         app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.validators import ValidationError
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import DomainError, audit, dictionaries, sms_templates
 from app.services.exports import neutralize
@@ -43,7 +43,7 @@ LIST_NUMBERS = {"page": MAX_PAGE, "page_size": MAX_PAGE_SIZE, "sort": 100, "desc
 
 
 def _is_admin() -> bool:
-    return current_user.is_authenticated and security.ADMIN in security.role_names(current_user)
+    return current_user.is_authenticated and scope.ADMIN in scope.role_names(current_user)
 
 
 def _to_login():

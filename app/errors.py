@@ -1,11 +1,15 @@
 """Chinese error pages: no English framework page and no traceback ever reaches a user."""
 import logging
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, render_template
+from flask import Flask, current_app, flash, g, jsonify, redirect, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
+
+from app.services import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,51 @@ def _page(status: int, message=None):
         return render_template("error_plain.html", status=status, message=text), status
 
 
+def _wants_json() -> bool:
+    """A script's request (fetch/XHR), not a page the browser navigates to."""
+    if request.headers.get("X-Requested-With"):
+        return True
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) \
+        == "application/json"
+
+
+def _back() -> str:
+    """The page of this site the request came from (path only, never another host), else the
+    home page; never the failing GET itself (it would redirect to itself for ever), nor a page
+    that was the answer to a POST (a GET there is 405)."""
+    from views.profile import back_to
+
+    back = back_to(request.referrer)
+    if back is None or (request.method == "GET" and back == request.full_path.rstrip("?")):
+        return current_app.appbuilder.get_url_for_index
+    try:
+        current_app.create_url_adapter(request).match(urlsplit(back).path, method="GET")
+    except RequestRedirect:  # e.g. the same page without its trailing slash
+        pass
+    except HTTPException:
+        return current_app.appbuilder.get_url_for_index
+    return back
+
+
+def refused(error: DomainError):
+    """One answer per kind of refusal that reached no view's own `except`: to a script, JSON
+    with the status; to a browser, the 404/403 page for a record it may not have or touch, else
+    (409 a state that forbids it, 422 a request to correct) the message flashed on the page
+    the user came from."""
+    status, message = error.status, str(error)
+    if request.path.startswith("/api/"):
+        return jsonify(message=message), status  # Flask-AppBuilder's REST shape
+    if _wants_json():
+        return jsonify(message=message, status=status), status
+    if status in (403, 404):
+        return _page(status, message)
+    flash(message, "danger")
+    return redirect(_back())
+
+
 def register(app: Flask) -> None:
+    app.register_error_handler(DomainError, refused)
+
     @app.errorhandler(CSRFError)
     def _csrf(_error):
         return _page(400, _l("The form expired or was sent from another page. Please reload and try again."))

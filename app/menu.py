@@ -1,10 +1,24 @@
-"""Every view and menu entry, registered in one place (Flask-AppBuilder skeleton style)."""
+"""Every view and menu entry, registered in one place (Flask-AppBuilder skeleton style).
+
+Only create_app() imports this module (it imports every view); which role sees which item is
+app/permissions.py's matrix, which names the views without importing them.
+"""
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from app import permissions
+from app.permissions import (
+    CONSOLE_LINK,
+    ENROLMENT,
+    MY_ENTERPRISE,
+    ORGANISATIONS,
+    REVIEW,
+    SUPERVISION,
+    TRAINING,
+)
 from views.api import EnterpriseApi, TrainingPlanApi
 from views.assessment import AssessmentPlanView, CertificateView, ScoreReportView
 from views.audit import AuditLogView
@@ -22,13 +36,6 @@ from views.review import EnterpriseReviewView
 from views.trainees import TraineeView
 from views.training import OpenPlanView, TrainingPlanView
 
-MY_ENTERPRISE = "MyEnterprise"
-ENROLMENT = "Enrolment"
-REVIEW = "Review"
-ORGANISATIONS = "Organisations"
-TRAINING = "Training"
-SUPERVISION = "Supervision"
-
 CATEGORY_LABELS = {
     MY_ENTERPRISE: (_l("Enterprise"), "fa-building-o"),
     ENROLMENT: (_l("Enrolment"), "fa-pencil-square-o"),
@@ -42,27 +49,29 @@ CATEGORY_LABELS = {
 @dataclass(frozen=True)
 class Entry:
     view: type
-    name: Optional[str] = None  # menu item name; None: no menu entry
+    name: Optional[str] = None  # menu item name (app/permissions.py MENU); None: no menu entry
     label: Any = None
-    category: Optional[str] = None
     icon: str = ""
+
+    @property
+    def category(self) -> Optional[str]:
+        return permissions.MENU[self.name].category if self.name else None
 
 
 ENTRIES = (
-    Entry(MyEnterpriseView, "EnterpriseInfo", _l("Enterprise information"), MY_ENTERPRISE,
-          "fa-id-card"),
-    Entry(OpenPlanView, "OpenPlans", _l("Plans open for enrolment"), ENROLMENT, "fa-list"),
-    Entry(OrderView, "Orders", _l("Orders"), ENROLMENT, "fa-credit-card"),
-    Entry(EnrolledView, "Enrolled", _l("Enrolled"), ENROLMENT, "fa-users"),
-    Entry(TraineeView, "TraineeSearch", _l("Trainee search"), ENROLMENT, "fa-search"),
-    Entry(EnterpriseReviewView, "EnterpriseReview", _l("Enterprise review"), REVIEW, "fa-gavel"),
-    Entry(EnterpriseView, "Enterprises", _l("Enterprises"), ORGANISATIONS, "fa-industry"),
-    Entry(InstitutionView, "Institutions", _l("Training institutions"), ORGANISATIONS, "fa-university"),
-    Entry(TrainingPlanView, "TrainingPlans", _l("Training plans"), TRAINING, "fa-calendar"),
-    Entry(AssessmentPlanView, "AssessmentPlans", _l("Assessment plans"), TRAINING, "fa-clipboard"),
-    Entry(ScoreReportView, "ScoreReports", _l("Score reports"), TRAINING, "fa-bar-chart"),
-    Entry(CertificateView, "Certificates", _l("Training certificates"), TRAINING, "fa-certificate"),
-    Entry(AuditLogView, "AuditLog", _l("Audit log"), SUPERVISION, "fa-history"),
+    Entry(MyEnterpriseView, "EnterpriseInfo", _l("Enterprise information"), "fa-id-card"),
+    Entry(OpenPlanView, "OpenPlans", _l("Plans open for enrolment"), "fa-list"),
+    Entry(OrderView, "Orders", _l("Orders"), "fa-credit-card"),
+    Entry(EnrolledView, "Enrolled", _l("Enrolled"), "fa-users"),
+    Entry(TraineeView, "TraineeSearch", _l("Trainee search"), "fa-search"),
+    Entry(EnterpriseReviewView, "EnterpriseReview", _l("Enterprise review"), "fa-gavel"),
+    Entry(EnterpriseView, "Enterprises", _l("Enterprises"), "fa-industry"),
+    Entry(InstitutionView, "Institutions", _l("Training institutions"), "fa-university"),
+    Entry(TrainingPlanView, "TrainingPlans", _l("Training plans"), "fa-calendar"),
+    Entry(AssessmentPlanView, "AssessmentPlans", _l("Assessment plans"), "fa-clipboard"),
+    Entry(ScoreReportView, "ScoreReports", _l("Score reports"), "fa-bar-chart"),
+    Entry(CertificateView, "Certificates", _l("Training certificates"), "fa-certificate"),
+    Entry(AuditLogView, "AuditLog", _l("Audit log"), "fa-history"),
     Entry(DocumentView),
     Entry(EnrolmentView),
     Entry(PhotoView),
@@ -74,16 +83,28 @@ ENTRIES = (
     Entry(ProfileView),  # 个人信息, in the user menu at the top right
 )
 
-CONSOLE_LINK = "Console"
-
-
 APIS = (TrainingPlanApi, EnterpriseApi)
 
 # Public pages that send SMS or create accounts: limited per client address.
 PUBLIC_FORMS = (RegisterView, ForgotPasswordView)
 
 
+def check_menu() -> None:
+    """The menu items here are app/permissions.py's, each opening the view and page it names
+    there (else a role would see an item it cannot open, or miss one it can)."""
+    named = {entry.name: entry.view for entry in ENTRIES if entry.name}
+    if set(named) != set(permissions.MENU):
+        raise RuntimeError(f"menu items differ from app/permissions.py MENU: "
+                           f"{sorted(set(named) ^ set(permissions.MENU))}")
+    for name, view in named.items():
+        item = permissions.MENU[name]
+        if (view.__name__, permissions.entry_permission(view)) != (item.view, item.permission):
+            raise RuntimeError(f"menu item {name} opens {view.__name__} with "
+                               f"{permissions.entry_permission(view)}, not as in MENU")
+
+
 def register(appbuilder) -> None:
+    check_menu()
     for entry in ENTRIES:
         if entry.name is None:
             appbuilder.add_view_no_menu(entry.view)

@@ -1,12 +1,54 @@
 """The permission matrix: which role may use which view, in one place.
 
 `flask --app run setup` makes the roles hold exactly these permissions; the menu
-entries follow from them. Row scope (which rows) is app/security.py's business.
+entries follow from them. Row scope (which rows) is app/scope.py's business.
+
+Views are named here, not imported: the CLI, the workers and the services read the matrix
+without loading a view. app/menu.py registers the views (create_app only) and checks that
+each menu item below opens the view and page it names.
 """
+from dataclasses import dataclass
+
 from flask_appbuilder.const import PERMISSION_PREFIX
 
-from app import security
-from app.menu import CONSOLE_LINK, ENTRIES
+from app import scope
+
+# Menu categories (their labels and icons: app/menu.py) and the data console's menu link.
+MY_ENTERPRISE = "MyEnterprise"
+ENROLMENT = "Enrolment"
+REVIEW = "Review"
+ORGANISATIONS = "Organisations"
+TRAINING = "Training"
+SUPERVISION = "Supervision"
+CATEGORIES = (MY_ENTERPRISE, ENROLMENT, REVIEW, ORGANISATIONS, TRAINING, SUPERVISION)
+CONSOLE_LINK = "Console"
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """A left-menu item: the view it opens, the permission of that view's first page (a role
+    holding it sees the item) and its category."""
+
+    view: str
+    permission: str
+    category: str
+
+
+MENU = {
+    "EnterpriseInfo": MenuItem("MyEnterpriseView", "can_show", MY_ENTERPRISE),
+    "OpenPlans": MenuItem("OpenPlanView", "can_list", ENROLMENT),
+    "Orders": MenuItem("OrderView", "can_list", ENROLMENT),
+    "Enrolled": MenuItem("EnrolledView", "can_list", ENROLMENT),
+    "TraineeSearch": MenuItem("TraineeView", "can_list", ENROLMENT),
+    "EnterpriseReview": MenuItem("EnterpriseReviewView", "can_list", REVIEW),
+    "Enterprises": MenuItem("EnterpriseView", "can_list", ORGANISATIONS),
+    "Institutions": MenuItem("InstitutionView", "can_list", ORGANISATIONS),
+    "TrainingPlans": MenuItem("TrainingPlanView", "can_list", TRAINING),
+    "AssessmentPlans": MenuItem("AssessmentPlanView", "can_list", TRAINING),
+    "ScoreReports": MenuItem("ScoreReportView", "can_list", TRAINING),
+    "Certificates": MenuItem("CertificateView", "can_list", TRAINING),
+    "AuditLog": MenuItem("AuditLogView", "can_list", SUPERVISION),
+}
 
 LIST_SHOW = frozenset({"can_list", "can_show"})
 API_READ = frozenset({"can_get", "can_info"})
@@ -46,7 +88,7 @@ CITY_REGULATOR = {**REGULATOR, "TrainingPlanView": LIST_SHOW | {"can_review"},
                   "ScoreReportView": LIST_SHOW | {"can_review"}}
 
 MATRIX: dict[str, dict[str, frozenset]] = {
-    security.ENTERPRISE: {
+    scope.ENTERPRISE: {
         "MyEnterpriseView": frozenset({"can_show", "can_edit"}),
         "TrainingPlanApi": API_READ,
         "EnterpriseApi": API_READ,
@@ -62,7 +104,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "DocumentView": DOWNLOAD,
         **OWN_ACCOUNT,
     },
-    security.INSTITUTION: {
+    scope.INSTITUTION: {
         "InstitutionView": LIST_SHOW,
         "TrainingPlanView": LIST_SHOW | {"can_add", "can_edit", "can_submit"},
         "TrainingPlanApi": API_READ,
@@ -74,9 +116,9 @@ MATRIX: dict[str, dict[str, frozenset]] = {
         "TraineeView": SEARCH,
         **OWN_ACCOUNT,
     },
-    security.CITY_REGULATOR: CITY_REGULATOR,
-    security.PROVINCE_REGULATOR: REGULATOR,
-    security.PUBLIC: {},
+    scope.CITY_REGULATOR: CITY_REGULATOR,
+    scope.PROVINCE_REGULATOR: REGULATOR,
+    scope.PUBLIC: {},
     # Admin holds every permission there is, but for the views of an enterprise's own
     # account (an admin has no enterprise): see admin_excluded().
 }
@@ -88,10 +130,9 @@ OWN_ORGANISATION_VIEWS = {"MyEnterpriseView": "EnterpriseInfo", "OpenPlanView": 
 def admin_excluded() -> set[str]:
     """View menus (and menu items) Admin does not get; also the 企业 category, whose every
     item is an enterprise's own."""
-    from app.menu import MY_ENTERPRISE
-
     return set(OWN_ORGANISATION_VIEWS) | {m for m in OWN_ORGANISATION_VIEWS.values() if m} \
         | {MY_ENTERPRISE}
+
 
 def entry_permission(view) -> str:
     """The permission that opens a view's default page (can_list for model views)."""
@@ -103,10 +144,10 @@ def menu_permissions(role: str) -> set[tuple[str, str]]:
     """Menu items (and their categories) of the views whose default page `role` may open."""
     granted = MATRIX.get(role, {})
     pairs: set[tuple[str, str]] = set()
-    for entry in ENTRIES:
-        if entry.name and entry_permission(entry.view) in granted.get(entry.view.__name__, ()):
-            pairs.add(("menu_access", entry.name))
-            pairs.add(("menu_access", entry.category))
+    for name, item in MENU.items():
+        if item.permission in granted.get(item.view, ()):
+            pairs.add(("menu_access", name))
+            pairs.add(("menu_access", item.category))
     return pairs
 
 

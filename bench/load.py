@@ -194,9 +194,8 @@ def seed(n: int, background: int, n_plans: int = 5) -> dict:
     """Enterprises, users, open plans with too few seats, trainees with photos, past enrolments."""
     from flask import current_app
 
-    from app import security
+    from app import clock, scope
     from app.integrations.storage import storage
-    from app.services import clock
     from app.services.codes import id_check_digit, uscc_check_char
     from models import Enterprise, Institution, Occupation, OccupationLevel, TrainingPlan
     from models.enrolment import Enrolment, Person
@@ -247,7 +246,7 @@ def seed(n: int, background: int, n_plans: int = 5) -> dict:
     enterprise_ids, usernames = [r.id for r in rows], [r.uscc for r in rows]
 
     sm = current_app.appbuilder.sm
-    role = sm.find_role(security.ENTERPRISE)
+    role = sm.find_role(scope.ENTERPRISE)
     first = sm.add_user(usernames[0], usernames[0], "", "load0@bench.invalid", role,
                         password=PASSWORD)
     first.enterprise_id = enterprise_ids[0]

@@ -47,8 +47,7 @@ def seed(n: int, quotas: dict[str, int]) -> dict:
     """N enterprises with a user each and one trainee in each plan; returns ids."""
     from flask import current_app
 
-    from app import security
-    from app.services import clock
+    from app import clock, scope
     from app.services.codes import id_check_digit, uscc_check_char
     from models import Enterprise, Institution, Occupation, OccupationLevel, TrainingPlan
     from models.enrolment import Enrolment, Person
@@ -83,7 +82,7 @@ def seed(n: int, quotas: dict[str, int]) -> dict:
     enterprise_ids = db.session.scalars(sa.select(Enterprise.id).order_by(Enterprise.id)).all()
 
     sm = current_app.appbuilder.sm
-    role = sm.find_role(security.ENTERPRISE)
+    role = sm.find_role(scope.ENTERPRISE)
     first = sm.add_user("bench0", "bench0", "", "bench0@bench.invalid", role, password=PASSWORD)
     first.enterprise_id = enterprise_ids[0]
     db.session.flush()

@@ -46,7 +46,7 @@ def database_uri() -> str:
 
 
 def seed(n_enterprises: int, n_plans: int) -> dict:
-    from app.services import clock
+    from app import clock
     from app.services.codes import uscc_check_char
     from models import Enterprise, Institution, Occupation, OccupationLevel, TrainingPlan
 
@@ -85,18 +85,18 @@ def seed(n_enterprises: int, n_plans: int) -> dict:
 
 
 def make_users(ids: dict) -> dict:
-    from app import security
+    from app import scope
     from models import Authority
 
     def authority_of(code):
         return db.session.scalars(sa.select(Authority).where(Authority.region_code == code)).one()
 
     users = {
-        security.ADMIN: {},
-        security.ENTERPRISE: {"enterprise_id": ids["enterprise_id"]},
-        security.INSTITUTION: {"institution_id": ids["institution_id"]},
-        security.CITY_REGULATOR: {"authority_id": authority_of("330100").id},
-        security.PROVINCE_REGULATOR: {"authority_id": authority_of("330000").id},
+        scope.ADMIN: {},
+        scope.ENTERPRISE: {"enterprise_id": ids["enterprise_id"]},
+        scope.INSTITUTION: {"institution_id": ids["institution_id"]},
+        scope.CITY_REGULATOR: {"authority_id": authority_of("330100").id},
+        scope.PROVINCE_REGULATOR: {"authority_id": authority_of("330000").id},
     }
     from flask import current_app
 

@@ -103,9 +103,9 @@ def prepare_database(uri: str, rows: int) -> None:
 
     from flask_migrate import upgrade
 
-    from app import create_app
+    from app import clock, create_app
     from app.extensions import db
-    from app.services import clock, roles
+    from app.services import roles
     from models import Enterprise, Institution, Occupation, OccupationLevel, TrainingPlan
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri})

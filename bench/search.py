@@ -168,7 +168,7 @@ def make_people(rng: random.Random, count: int, now: dt.datetime, educations, ti
 
 def seed(args) -> dict:
     """Everything the searches need; returns the seeded rows (kept for the expected counts)."""
-    from app.services import clock
+    from app import clock
     from app.services.codes import uscc_check_char
     from models import (
         AssessmentPlan,
@@ -343,7 +343,7 @@ def make_users(world: dict) -> dict:
     """The three users measured; the enterprise is the one with the median enrolment count."""
     from flask import current_app
 
-    from app import security
+    from app import scope
     from models import Authority
 
     per_enterprise = Counter(e["enterprise_id"] for e in world["enrolments"])
@@ -354,9 +354,9 @@ def make_users(world: dict) -> dict:
         return db.session.scalars(sa.select(Authority).where(Authority.region_code == code)).one()
 
     wanted = {
-        "province": (security.PROVINCE_REGULATOR, {"authority_id": authority("330000").id}),
-        "city": (security.CITY_REGULATOR, {"authority_id": authority(CITY).id}),
-        "enterprise": (security.ENTERPRISE, {"enterprise_id": enterprise_id}),
+        "province": (scope.PROVINCE_REGULATOR, {"authority_id": authority("330000").id}),
+        "city": (scope.CITY_REGULATOR, {"authority_id": authority(CITY).id}),
+        "enterprise": (scope.ENTERPRISE, {"enterprise_id": enterprise_id}),
     }
     sm = current_app.appbuilder.sm
     users = {}

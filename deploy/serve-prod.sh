@@ -8,7 +8,11 @@
 #   web     gunicorn only (a web host behind the load balancer)
 #   worker  huey_consumer only (a worker host)
 #
-# Needs DATABASE_URL (PostgreSQL) and REDIS_URL. JIANPEI_ENV=production adds the checks of
+# Runs from a virtualenv with requirements.txt installed (JIANPEI_BIN, default .venv/bin; `make
+# serve-prod` installs it): the runtime packages only, not requirements-test.txt.
+#
+# Needs DATABASE_URL (PostgreSQL) and REDIS_URL, from the environment or the JIANPEI_CONFIG file
+# (the app and the queue read both). JIANPEI_ENV=production adds the checks of
 # app/config_loader.py (secrets, Alipay, ministry, storage); left unset, the app runs with its
 # simulators, which is how it is tried on one machine.
 #
@@ -29,10 +33,16 @@ say() { echo "serve-prod: $*" >&2; }
 die() { say "$*"; exit 2; }
 
 case "$mode" in all | setup | web | worker) ;; *) die "usage: $0 [all|setup|web|worker]" ;; esac
-[[ -n ${DATABASE_URL:-} ]] || die "DATABASE_URL is required (postgresql://user:password@host:5432/db)"
-[[ $DATABASE_URL == postgres* ]] || die "DATABASE_URL must be a PostgreSQL URL, not ${DATABASE_URL%%:*}"
-[[ -n ${REDIS_URL:-} ]] || die "REDIS_URL is required (redis://host:6379/0)"
-if [[ ${JIANPEI_ENV:-} != production ]]; then
+# The settings as the app and the queue read them: the environment, else the JIANPEI_CONFIG file.
+settings=$("$BIN/python" -c 'from app.config_loader import layered_config
+config = layered_config()
+for key in ("DATABASE_URL", "REDIS_URL", "JIANPEI_ENV"):
+    print(config.get(key) or "")') || die "cannot read the configuration (config.py, JIANPEI_CONFIG)"
+{ read -r database_url; read -r redis_url; read -r jianpei_env; } <<<"$settings"
+[[ -n $database_url ]] || die "DATABASE_URL is required (postgresql://user:password@host:5432/db)"
+[[ $database_url == postgres* ]] || die "DATABASE_URL must be a PostgreSQL URL, not ${database_url%%:*}"
+[[ -n $redis_url ]] || die "REDIS_URL is required (redis://host:6379/0)"
+if [[ $jianpei_env != production ]]; then
   say "JIANPEI_ENV is not 'production': the Alipay simulator and the ministry receiver are on"
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # huey_consumer imports tasks/ from here

@@ -3,13 +3,18 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, select, text
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, and_, func, select, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.organisation import Enterprise
 from models.reference import Education, Occupation, OccupationLevel, ProfessionalTitle
 from models.scope import RowScope
 from models.training import TrainingPlan
+
+# The photos an enrolment needs before it can be ordered, by kind (app.services.photos.KINDS
+# names them): the 1-inch photo and the ID-card photo, each in the column "<kind>_key".
+REQUIRED_PHOTOS = ("photo", "id_photo")
 
 
 class Person(Model):
@@ -48,7 +53,9 @@ def _institution_plans(model, user):
 
 
 def _region_plans(model, user):
-    region = user.authority.region_code if user.authority else None
+    from app.rules import supervised_region
+
+    region = supervised_region(user)
     return model.plan_id.in_(select(TrainingPlan.id).where(TrainingPlan.region_code == region))
 
 
@@ -95,5 +102,16 @@ class Enrolment(Model):
     title: Mapped[ProfessionalTitle] = relationship()
 
     @property
+    def missing_photos(self) -> list[str]:
+        """The kinds of required photo not uploaded yet."""
+        return [kind for kind in REQUIRED_PHOTOS if not getattr(self, f"{kind}_key")]
+
+    @hybrid_property
     def photos_complete(self) -> bool:
-        return bool(self.photo_key and self.id_photo_key)
+        """Every required photo uploaded: the one definition, in Python and in SQL."""
+        return not self.missing_photos
+
+    @photos_complete.expression
+    def photos_complete(cls):
+        return and_(*(func.coalesce(getattr(cls, f"{kind}_key"), "") != ""
+                      for kind in REQUIRED_PHOTOS))

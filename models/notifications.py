@@ -90,6 +90,7 @@ class Message(Model):
     institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
     authority_id: Mapped[Optional[int]] = mapped_column(ForeignKey("authority.id"))
     text: Mapped[str] = mapped_column(Text, nullable=False)
+    # What it opens: "<page>" or "<page>:<row id>" (views/links.py; older rows hold a path).
     link: Mapped[Optional[str]] = mapped_column(String(256))
     sms_state: Mapped[Optional[str]] = mapped_column(String(16))  # queued/sent/failed/skipped
     sms_purpose: Mapped[Optional[str]] = mapped_column(String(32))  # its SMS template

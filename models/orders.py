@@ -1,11 +1,9 @@
 """Orders (订单), their trainees, payment notifications and e-invoices (电子发票)."""
 import datetime as dt
 from decimal import Decimal
-from typing import Optional
+from typing import NamedTuple, Optional
 
-from flask import url_for
 from flask_appbuilder import Model
-from markupsafe import Markup
 from sqlalchemy import (
     CheckConstraint,
     Date,
@@ -16,17 +14,26 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    and_,
 )
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import clock
 from models.enrolment import Enrolment, _institution_plans, _region_plans
 from models.organisation import Enterprise
 from models.scope import RowScope
 from models.states import OrderState, RefundState
 from models.training import TrainingPlan
 
-STATE_STYLE = {OrderState.PENDING: "primary", OrderState.PAID: "success",
-               OrderState.EXPIRED: "default", OrderState.CLOSED: "default"}
+
+class OrderStatus(NamedTuple):
+    """What an order's state column says: the state users see, the seconds left to pay (0
+    unless pending) and the refund's state label ("" without a refund)."""
+
+    state: OrderState
+    seconds_left: int
+    refund_label: str
 
 
 class Order(Model):
@@ -77,28 +84,34 @@ class Order(Model):
     def refund_label(self) -> str:
         return RefundState(self.refund_state).label if self.refund_state else ""
 
-    # For list and detail pages (Flask-AppBuilder shows model properties as columns).
-    @property
-    def status_html(self) -> Markup:
-        from app.services.orders import seconds_left, shown_state
+    @hybrid_method
+    def payable_at(self, at: dt.datetime) -> bool:
+        """Can still be paid at `at`: unpaid and within its time (the one definition, in
+        Python and in SQL; a pending order past expires_at reads as expired)."""
+        return self.state == OrderState.PENDING.value and at < self.expires_at
 
-        state = shown_state(self)
-        html = Markup('<span class="label label-{}">{}</span>').format(
-            STATE_STYLE[state], state.label)
-        if state is OrderState.PENDING:
-            left = seconds_left(self)
-            html += Markup(' <span class="order-countdown" data-seconds="{}">{}:{:02d}</span>')\
-                .format(left, left // 60, left % 60)
-        if self.refund_state:
-            html += Markup(' <span class="label label-warning">{}</span>').format(self.refund_label)
-        return html
+    @payable_at.expression
+    def payable_at(cls, at: dt.datetime):
+        return and_(cls.state == OrderState.PENDING.value, cls.expires_at > at)
 
+    def shown_state(self, at: dt.datetime) -> OrderState:
+        """The state users see at `at`: an unpaid order past its hour is expired, task or not."""
+        if self.state == OrderState.PENDING.value and not self.payable_at(at):
+            return OrderState.EXPIRED
+        return OrderState(self.state)
+
+    def seconds_left(self, at: dt.datetime) -> int:
+        """Seconds left to pay at `at`; 0 unless it can still be paid."""
+        if self.shown_state(at) != OrderState.PENDING:
+            return 0
+        return int((self.expires_at - at).total_seconds())
+
+    # For list and detail pages (Flask-AppBuilder shows model properties as columns; the view
+    # draws it: views/orders.py).
     @property
-    def invoice_html(self) -> Markup:
-        if self.invoice is None:
-            return Markup("")
-        href = url_for("OrderView.invoice", pk=self.id)
-        return Markup('<a href="{}">{}</a>').format(href, self.invoice.number)
+    def status(self) -> OrderStatus:
+        now = clock.now()
+        return OrderStatus(self.shown_state(now), self.seconds_left(now), self.refund_label)
 
 
 class OrderItem(Model):

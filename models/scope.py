@@ -1,6 +1,6 @@
 """How a model's rows belong to an enterprise, an institution or a region.
 
-Models declare it; app/security.py turns it into the one row-scope filter every
+Models declare it; app/scope.py turns it into the one row-scope filter every
 scoped view, API and download uses.
 """
 from dataclasses import dataclass

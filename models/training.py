@@ -13,13 +13,31 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    and_,
+    case,
+    literal,
+    not_,
 )
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
+from app import clock
 from models.organisation import Institution
 from models.reference import Occupation, OccupationLevel, Region
 from models.scope import RowScope
-from models.states import PlanState
+from models.states import PlanPhase, PlanState
+
+
+def _phase_steps(plan, at: dt.datetime) -> tuple:
+    """The one definition of a plan's phase: (phase, holds) in order, the first that holds
+    wins, else 培训结束. `plan` is a row (Python values) or the class (SQL expressions).
+
+    Boundaries: the window is [enrol_start, enrol_end); training ends at the end of
+    train_end's day.
+    """
+    return ((PlanPhase.NOT_OPEN, plan.enrol_start > at),
+            (PlanPhase.ENROLLING, plan.enrol_end > at),
+            (PlanPhase.ENROLMENT_CLOSED, plan.train_end >= at.date()))
 
 
 def _published(model, _user):
@@ -85,9 +103,40 @@ class TrainingPlan(Model):
             load = load.joinedload(rel)
         return (load.options(*label),)
 
-    @property
+    @hybrid_property
     def seats_left(self) -> int:
+        """The one definition of seats left, in Python and in SQL."""
         return self.quota - self.seats_reserved - self.seats_paid
+
+    @hybrid_method
+    def phase_at(self, at: dt.datetime) -> Optional[PlanPhase]:
+        """Phase of an approved plan at `at`; None if not approved."""
+        if self.review_state != PlanState.APPROVED.value:
+            return None
+        return next((phase for phase, holds in _phase_steps(self, at) if holds),
+                    PlanPhase.TRAINING_ENDED)
+
+    @phase_at.expression
+    def phase_at(cls, at: dt.datetime):
+        """The phase's value as SQL ('' if not approved)."""
+        return case((cls.review_state != PlanState.APPROVED.value, literal("")),
+                    *[(holds, literal(phase.value)) for phase, holds in _phase_steps(cls, at)],
+                    else_=literal(PlanPhase.TRAINING_ENDED.value))
+
+    @hybrid_method
+    def in_phase(self, phase: PlanPhase, at: dt.datetime) -> bool:
+        return self.phase_at(at) == phase
+
+    @in_phase.expression
+    def in_phase(cls, phase: PlanPhase, at: dt.datetime):
+        """SQL for "approved and in `phase` at `at`", as plain comparisons an index can serve."""
+        conditions = [cls.review_state == PlanState.APPROVED.value]
+        for step, holds in _phase_steps(cls, at):
+            if step == phase:
+                conditions.append(holds)
+                break
+            conditions.append(not_(holds))
+        return and_(*conditions)
 
     @property
     def enrol_window(self) -> str:
@@ -103,7 +152,6 @@ class TrainingPlan(Model):
 
     @property
     def phase_label(self) -> str:
-        from app.services.plans import phase
-
-        current = phase(self)
+        """The plan's phase now (blank unless approved)."""
+        current = self.phase_at(clock.now())
         return current.label if current else ""

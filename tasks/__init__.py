@@ -1,24 +1,25 @@
 """The one huey instance and the wrapper that gives every task an app context.
 
-Storage follows the environment, like the web app's config: Redis when REDIS_URL is
-set (production, CI), else a SQLite file beside the database (the embedded default).
-Tests set `huey.immediate = True`. A consumer imports `tasks.huey`, which registers
-every task module.
+Storage follows the app's configuration (config.py, the JIANPEI_CONFIG file, the
+environment; app/config_loader.py): Redis when REDIS_URL is set (production, CI), else
+the SQLite file HUEY_SQLITE_PATH beside the database (the embedded default). It is
+built at import, for the `@huey.task` decorators. Tests set `huey.immediate = True`.
+A consumer imports `tasks.huey`, which registers every task module.
 """
 import functools
-import os
 from pathlib import Path
 
 from flask import current_app, has_app_context
 from huey import RedisHuey, SqliteHuey
 
+from app.config_loader import queue_settings
+
 
 def _make_huey():
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url:
-        return RedisHuey("jianpei", url=redis_url)
-    instance = Path(os.environ.get("JIANPEI_INSTANCE", Path(__file__).resolve().parent.parent / "instance"))
-    path = os.environ.get("HUEY_SQLITE_PATH", str(instance / "huey.db"))
+    settings = queue_settings()
+    if settings["REDIS_URL"]:
+        return RedisHuey("jianpei", url=settings["REDIS_URL"])
+    path = settings["HUEY_SQLITE_PATH"]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("jianpei", filename=path)
 

@@ -2,8 +2,8 @@
 import datetime as dt
 import secrets
 
+from app import clock
 from app.extensions import db
-from app.services import clock
 from models.assessment import AssessmentPlan, Certificate
 from models.enrolment import Enrolment
 from models.states import AssessmentState, CertificateState
@@ -63,3 +63,44 @@ def gen_certificate(enrolment, **fields) -> Certificate:
     db.session.add(certificate)
     db.session.commit()
     return certificate
+
+
+def gen_two_cities() -> dict:
+    """A row of every row-scoped model in 杭州 (hz) and in 宁波 (nb), by name.
+
+    Each city has an enterprise (E_), an institution (I_), an approved plan (P_) with its
+    assessment (A_) and score report (R_), one paid trainee of its own enterprise (t_) with an
+    order (o_), a certificate (c_) and a notice (n_), and an audit note (log_). Besides, hz's
+    institution has a draft plan (P_hz_draft) and hz's enterprise a trainee in nb's plan
+    (*_hz_in_nb), so that the enterprise, institution and region paths give different rows.
+    """
+    from app.services import audit
+    from models.assessment import ScoreReport
+    from models.notifications import TraineeNotice
+
+    rows: dict = {}
+    for city, code in (("hz", "330100"), ("nb", "330200")):
+        rows[f"E_{city}"] = gen_enterprise(code, name=f"{city}企业有限公司")
+        rows[f"I_{city}"] = gen_institution(code, name=f"{city}培训机构")
+        rows[f"P_{city}"] = gen_plan(rows[f"I_{city}"], venue=f"{city}实训基地")
+    rows["P_hz_draft"] = gen_plan(rows["I_hz"], review_state="draft", venue="草稿基地")
+    for name, enterprise, plan in (("hz", "E_hz", "P_hz"), ("nb", "E_nb", "P_nb"),
+                                   ("hz_in_nb", "E_hz", "P_nb")):
+        order = gen_order(rows[enterprise], rows[plan], 1)
+        rows[f"o_{name}"] = order
+        rows[f"t_{name}"] = order.items[0].enrolment
+        rows[f"c_{name}"] = gen_certificate(rows[f"t_{name}"])
+        notice = TraineeNotice(enrolment_id=rows[f"t_{name}"].id, kind="training",
+                               phone="13800138000", text="培训通知", send_after=clock.now(),
+                               created_at=clock.now())
+        db.session.add(notice)
+        rows[f"n_{name}"] = notice
+    for city in ("hz", "nb"):
+        rows[f"A_{city}"] = assessment = gen_assessment(rows[f"P_{city}"])
+        report = ScoreReport(assessment_id=assessment.id, state="accepted",
+                             imported_at=clock.now())
+        db.session.add(report)
+        rows[f"R_{city}"] = report
+        rows[f"log_{city}"] = audit.record("test.note", rows[f"E_{city}"])
+    db.session.commit()
+    return rows

@@ -3,7 +3,12 @@ a client, and `login_as`.
 
 DATABASE_URL selects PostgreSQL (as in .ci/run); otherwise SQLite. The schema is built
 once per session by the real migrations and `setup`'s role sync, then cloned per test.
+
+Speed (set-up was 1-3 s a test): apps without overrides are reused between tests (see
+_AppPool), and passwords are hashed with a cheap method (see _CHEAP_HASH). Each pytest-xdist
+worker is its own process with its own temporary folder, template database and huey file.
 """
+import copy
 import itertools
 import os
 import shutil
@@ -12,7 +17,24 @@ from pathlib import Path
 
 _TMP = Path(tempfile.mkdtemp(prefix="jianpei-tests-"))
 os.environ["JIANPEI_INSTANCE"] = str(_TMP / "instance")  # before tasks/ builds huey
-os.environ.setdefault("HUEY_SQLITE_PATH", str(_TMP / "huey.db"))
+# Our own huey file unless the caller chose one; xdist workers inherit the controller's
+# environment, so a path this conftest set there is replaced, and a chosen one gets the
+# worker's name.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if "HUEY_SQLITE_PATH" not in os.environ or os.environ.get("JIANPEI_TESTS_OWN_HUEY_PATH"):
+    os.environ["HUEY_SQLITE_PATH"] = str(_TMP / "huey.db")
+    os.environ["JIANPEI_TESTS_OWN_HUEY_PATH"] = "1"
+elif _WORKER:
+    os.environ["HUEY_SQLITE_PATH"] += f".{_WORKER}"
+
+# scrypt (werkzeug's default) costs ~0.1 s per hash and per sign-in, and a test makes several
+# users. Tests hash with one cheap pbkdf2 round set instead: FAB reads the method from
+# FAB_PASSWORD_HASH_METHOD (base_config), our services call werkzeug with its default (set
+# here, for tests only). Production code and settings are unchanged.
+import werkzeug.security  # noqa: E402
+
+_CHEAP_HASH = "pbkdf2:sha256:1000"
+werkzeug.security.generate_password_hash.__defaults__ = (_CHEAP_HASH, 16)
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
@@ -55,6 +77,7 @@ def base_config(database_uri: str, tmp: Path) -> dict:
         # The gateway simulator and our notify endpoint talk in-process (no server runs).
         "PUBLIC_BASE_URL": "http://localhost",
         "HTTP_LOOPBACK": True,
+        "FAB_PASSWORD_HASH_METHOD": _CHEAP_HASH,
     }
 
 
@@ -82,7 +105,14 @@ class _SqliteDatabases:
         return f"sqlite:///{path}"
 
     def drop(self, uri: str) -> None:
-        Path(uri.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        path = Path(uri.removeprefix("sqlite:///"))
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            name.unlink(missing_ok=True)
+
+    def reset(self, uri: str) -> None:
+        """The database at `uri` as the template again (its engine disposed: no connection)."""
+        self.drop(uri)
+        shutil.copyfile(self.template, uri.removeprefix("sqlite:///"))
 
 
 class _PostgresDatabases:
@@ -110,6 +140,10 @@ class _PostgresDatabases:
         name = sa.engine.make_url(uri).database
         self._exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def reset(self, uri: str) -> None:
+        self.drop(uri)
+        self._exec(f"CREATE DATABASE {sa.engine.make_url(uri).database} TEMPLATE {self.template}")
+
     def close(self) -> None:
         self._exec(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
         self.admin.dispose()
@@ -123,24 +157,89 @@ def databases():
         dbs.close()
 
 
+def _shape(app) -> tuple:
+    """What a test could add to an app that would outlive it: routes, views, hooks,
+    extensions, template globals, engine listeners."""
+    engine = db.engine
+    return (len(app.url_map._rules), len(app.view_functions), len(app.blueprints),
+            len(app.appbuilder.baseviews), tuple(sorted(app.extensions)),
+            tuple(sorted((k, len(v)) for k, v in app.before_request_funcs.items())),
+            tuple(sorted((k, len(v)) for k, v in app.after_request_funcs.items())),
+            len(app.teardown_appcontext_funcs), len(app.jinja_env.globals),
+            len(app.jinja_env.filters), len(engine.dispatch.before_cursor_execute),
+            len(engine.dispatch.after_cursor_execute), len(engine.pool.dispatch.connect),
+            len(engine.pool.dispatch.checkout))
+
+
+def _copy_config(config: dict) -> dict:
+    copied = {}
+    for key, value in config.items():
+        try:
+            copied[key] = copy.deepcopy(value)
+        except Exception:  # noqa: BLE001 - a value that cannot be copied is shared, as before
+            copied[key] = value
+    return copied
+
+
+class _AppPool:
+    """Apps built without overrides, reused: create_app costs ~0.3 s (FAB registers ~300 URL
+    rules), more than most tests. A returned app gets its database back from the template;
+    a taken one gets its config as built (tests set CLOCK_FROZEN_AT and the like), its own
+    UPLOAD_DIR, no rate-limit counts and a fresh first-request flag. An app a test changed
+    (a route, a view, a hook, an engine listener: see _shape) is dropped, not reused."""
+
+    def __init__(self):
+        self.free: list[tuple] = []
+
+    def take(self, tmp_path: Path):
+        if not self.free:
+            return None
+        app, uri, config, shape = self.free.pop()
+        app.config.clear()
+        app.config.update(_copy_config(config))
+        app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+        app._got_first_request = False
+        limiter = app.appbuilder.sm.limiter
+        if getattr(limiter, "_storage", None) is not None:  # none while RATELIMIT_ENABLED is off
+            with app.app_context():
+                limiter.reset()
+        return app, uri, config, shape
+
+    def give_back(self, databases, app, uri, config, shape) -> None:
+        with app.app_context():
+            db.session.remove()
+            reusable = config is not None and _shape(app) == shape
+            db.engine.dispose()
+        if reusable:
+            databases.reset(uri)
+            self.free.append((app, uri, config, shape))
+        else:
+            databases.drop(uri)
+
+
+_POOL = _AppPool()
+
+
 @pytest.fixture
 def make_app(databases, tmp_path):
-    """Build an app on a fresh database; extra config may be passed."""
+    """An app on a fresh database; extra config may be passed (such an app is built anew)."""
     made = []
 
     def _make(**overrides):
-        uri = databases.new()
-        app = create_app({**base_config(uri, tmp_path), **overrides})
-        app.test_client_class = FreshContextClient
-        made.append((app, uri))
-        return app
+        taken = None if overrides else _POOL.take(tmp_path)
+        if taken is None:
+            uri = databases.new()
+            app = create_app({**base_config(uri, tmp_path), **overrides})
+            app.test_client_class = FreshContextClient
+            config = None if overrides else _copy_config(app.config)
+            with app.app_context():
+                taken = (app, uri, config, _shape(app))
+        made.append(taken)
+        return taken[0]
 
     yield _make
-    for app, uri in made:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        databases.drop(uri)
+    for taken in made:
+        _POOL.give_back(databases, *taken)
 
 
 @pytest.fixture
@@ -172,3 +271,33 @@ def login_as(app):
         return response
 
     return _login
+
+
+# Under pytest-xdist (`-n 2 --dist loadgroup`), tests that share something outside their own
+# process run in one worker, one after another: the Redis scratch database of the serving test
+# and the huey queue a real consumer flushes. So do the tests of a module with a module-scoped
+# fixture (a browser-test server with its demo data, the S3 stand-in, the OCR engine): split
+# over two workers, each would build it.
+_SERIAL_FIXTURES = {"scratch_redis": "shared-redis-and-huey", "consumer": "shared-redis-and-huey"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): run in one pytest-xdist worker")
+
+
+def _xdist_group(item) -> str | None:
+    for name in item.fixturenames:
+        if name in _SERIAL_FIXTURES:
+            return _SERIAL_FIXTURES[name]
+    info = getattr(item, "_fixtureinfo", None)
+    if info is not None and any(fixture.scope in ("module", "class", "package")
+                                for defs in info.name2fixturedefs.values() for fixture in defs):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001
+    for item in items:
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

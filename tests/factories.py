@@ -6,8 +6,8 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import select
 
+from app import clock
 from app.extensions import db
-from app.services import clock
 from app.services.codes import uscc_check_char
 from models.organisation import Enterprise, Institution
 from models.reference import Authority, Occupation, OccupationLevel

@@ -26,3 +26,11 @@ def path(endpoint: str, **values) -> str:
     from flask import url_for
 
     return url_for(endpoint, _external=False, **values)
+
+
+def scoped_models() -> set[type]:
+    """Every model that declares how its rows belong (`__row_scope__`, models/scope.py)."""
+    from models import Model
+
+    return {mapper.class_ for mapper in Model.registry.mappers
+            if "__row_scope__" in vars(mapper.class_)}

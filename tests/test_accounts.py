@@ -1,5 +1,5 @@
 """Signing in, 忘记密码 and 修改密码 for enterprise accounts."""
-from app import security
+from app import scope
 from app.extensions import db
 from tests.accounts_helpers import last_code
 from tests.conftest import PASSWORD
@@ -8,7 +8,7 @@ from tests.factories import gen_enterprise, gen_user
 
 def _enterprise_user(mobile="13800138000"):
     enterprise = gen_enterprise(contact_mobile=mobile)
-    return enterprise, gen_user(security.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id)
+    return enterprise, gen_user(scope.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id)
 
 
 def test_login_page_has_both_tabs_and_the_links(client):

@@ -1,7 +1,7 @@
 """The REST API answers with the same row scope as the pages."""
 import pytest
 
-from app import security
+from app import scope
 from tests.conftest import PASSWORD
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_regulator, gen_user
 
@@ -22,7 +22,7 @@ def world(app):
 
 
 def test_enterprise_token_reads_only_its_own_enterprise(app, client, world):
-    headers = _token(client, gen_user(security.ENTERPRISE, enterprise_id=world["hz"].id))
+    headers = _token(client, gen_user(scope.ENTERPRISE, enterprise_id=world["hz"].id))
     listing = client.get("/api/v1/enterprise/", headers=headers).get_json()
     assert [row["name"] for row in listing["result"]] == ["杭州甲"]
     assert client.get(f"/api/v1/enterprise/{world['nb'].id}", headers=headers).status_code == 404

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import DomainError, assessments
 from models.assessment import AdmissionTicket, AssessmentPlan
@@ -26,7 +26,7 @@ def world(app, login_as):
     plan = gen_finished_plan(institution)
     paid = gen_paid_trainees(plan, 3)
     unpaid = gen_trainees(gen_enterprise(), plan, 1)[0]
-    staff = gen_user(security.INSTITUTION, institution_id=institution.id)
+    staff = gen_user(scope.INSTITUTION, institution_id=institution.id)
     client = app.test_client()
     login_as(client, staff)
     return {"institution": institution, "plan": plan, "paid": paid, "unpaid": unpaid,
@@ -88,7 +88,7 @@ def test_only_a_finished_plan_of_ones_own_gets_an_assessment_plan(world):
     enrolling = gen_plan(world["institution"])
     with pytest.raises(DomainError, match="培训结束"):
         assessments.create(enrolling.id, world["staff"], _values())
-    other = gen_user(security.INSTITUTION, institution_id=gen_institution().id)
+    other = gen_user(scope.INSTITUTION, institution_id=gen_institution().id)
     with pytest.raises(assessments.NotFound):
         assessments.create(world["plan"].id, other, _values())
     assessments.create(world["plan"].id, world["staff"], _values())
@@ -150,7 +150,7 @@ def test_wrong_role_scope_or_state_changes_nothing(app, world, login_as):
     with pytest.raises(DomainError):  # Ningbo does not review Hangzhou
         assessments.approve(assessment.id, gen_regulator("330200"))
     with pytest.raises(DomainError):  # the province oversees; the city reviews
-        assessments.approve(assessment.id, gen_regulator("330000", security.PROVINCE_REGULATOR))
+        assessments.approve(assessment.id, gen_regulator("330000", scope.PROVINCE_REGULATOR))
     with pytest.raises(DomainError):  # reported: no more edits
         assessments.update_values(assessment.id, world["staff"], _values(venue="别处"))
     assert world["client"].post(path("AssessmentPlanView.approve", pk=assessment.id)

@@ -5,7 +5,7 @@ import re
 
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from models.accounts import SmsMessage
 from tests.accounts_helpers import last_code
@@ -18,7 +18,7 @@ API_REFRESH = "/api/v1/security/refresh"
 
 def _enterprise_user(mobile="13800138000"):
     enterprise = gen_enterprise(contact_mobile=mobile)
-    return enterprise, gen_user(security.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id)
+    return enterprise, gen_user(scope.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id)
 
 
 def _api_login(app, username, password, address="10.0.0.1"):
@@ -143,7 +143,7 @@ def test_api_tokens_and_sessions_stop_working_after_an_admins_reset(app, client,
     session = app.test_client()
     login_as(session, user)
     admin = app.test_client()
-    login_as(admin, gen_user(security.ADMIN))
+    login_as(admin, gen_user(scope.ADMIN))
     response = admin.post(f"/resetpassword/form?pk={user.id}",
                           data={"password": "Admin@Reset1", "conf_password": "Admin@Reset1"})
     assert response.status_code == 302

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import DomainError, certificates
 from models.assessment import Certificate, Score, ScoreReport
@@ -87,7 +87,7 @@ def test_not_passed_with_a_reason_makes_no_certificate(world):
 
 
 def test_only_the_city_authority_of_the_region_reviews(world):
-    for user in (gen_regulator("330200"), gen_regulator("330000", security.PROVINCE_REGULATOR)):
+    for user in (gen_regulator("330200"), gen_regulator("330000", scope.PROVINCE_REGULATOR)):
         with pytest.raises(DomainError):
             certificates.approve_scores(world["report"].id, user)
     certificates.approve_scores(world["report"].id, world["reviewer"])

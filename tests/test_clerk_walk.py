@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import scores
 from app.services.codes import mask_id_number, mask_mobile
@@ -81,8 +81,8 @@ def world(app, login_as):
     trainees = gen_trainees(enterprise, plan, 2)
     trainees[0].mobile = "13912345678"
     db.session.commit()
-    enterprise_user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
-    institution_user = gen_user(security.INSTITUTION, institution_id=institution.id)
+    enterprise_user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
+    institution_user = gen_user(scope.INSTITUTION, institution_id=institution.id)
     return {
         "plan": plan, "enterprise": enterprise, "institution": institution,
         "trainees": trainees, "number": trainees[0].person.id_number,
@@ -133,7 +133,7 @@ def test_a_score_sheet_error_shows_what_the_cell_held(app, login_as):
     trainees = gen_paid_trainees(plan, 2)
     assessment = gen_assessment(plan, exam_start=NOW - dt.timedelta(days=2, hours=3),
                                 exam_end=NOW - dt.timedelta(days=2))
-    school = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    school = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     book = load_workbook(io.BytesIO(scores.template(assessment)))
     sheet = book[scores.SHEET]
     first = scores.HEADER_ROW + 1
@@ -176,7 +176,7 @@ def test_已报名_has_distinct_column_titles_and_a_button_that_names_what_it_op
 
 def test_the_enterprise_page_button_is_修改_as_in_the_manual(app, login_as):
     rejected = gen_enterprise(review_state="rejected", review_reason="营业执照不清晰")
-    clerk = _client(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=rejected.id))
+    clerk = _client(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=rejected.id))
     page = _page(clerk, path("MyEnterpriseView.info"))
     assert re.search(r'id="modify"[^>]*>修改</a>', page)
     assert "请点击“修改”" in page and ">编辑<" not in page
@@ -261,7 +261,7 @@ def test_the_plans_institution_sees_whole_id_numbers_on_its_pages(world, app, lo
     assert not db.session.scalars(select(AuditLog).where(
         AuditLog.action == "trainee.view_id")).all()  # its own pages: nothing to audit
 
-    other = _client(app, login_as, gen_user(security.INSTITUTION,
+    other = _client(app, login_as, gen_user(scope.INSTITUTION,
                                             institution_id=gen_institution("330100").id))
     assert number not in _page(other, path("TraineeView.search"))  # not its plan: not its row
 
@@ -274,7 +274,7 @@ def test_the_institution_sees_whole_id_numbers_on_its_score_report(app, login_as
     trainees = gen_paid_trainees(plan, 2)
     assessment = gen_assessment(plan, exam_start=NOW - dt.timedelta(days=2, hours=3),
                                 exam_end=NOW - dt.timedelta(days=2))
-    school = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    school = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     book = load_workbook(io.BytesIO(scores.template(assessment)))
     for line in range(scores.HEADER_ROW + 1, scores.HEADER_ROW + 3):
         book[scores.SHEET].cell(line, 3).value = book[scores.SHEET].cell(line, 4).value = 88
@@ -357,7 +357,7 @@ def test_an_enterprise_not_yet_approved_is_told_why_no_plan_is_listed(app, login
                                                                        state, label, says):
     waiting = gen_enterprise(review_state=state, review_reason="营业执照不清晰"
                              if state == "rejected" else None)
-    clerk = _client(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=waiting.id))
+    clerk = _client(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=waiting.id))
     page = _page(clerk, path("OpenPlanView.list"))
     notice = visible_text(re.search(r'id="enrolment-closed".*?</div>', page, re.S).group(0))
     assert label in notice and says in notice and "审核通过后即可报名" in notice

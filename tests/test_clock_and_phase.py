@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from app.services import clock
+from app import clock
 from app.services.plans import phase
 from models.states import PlanPhase
 from tests.factories import gen_institution, gen_plan

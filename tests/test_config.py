@@ -1,5 +1,10 @@
 """Configuration layering and the security settings that ride on it."""
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -169,3 +174,53 @@ def test_web_workers_share_login_counters_through_redis(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/5")
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/5"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+# A fresh interpreter builds tasks.huey at import, as huey_consumer does; nothing connects.
+QUEUE_PROBE = """
+import json, tasks
+storage = tasks.huey.storage
+print(json.dumps({"huey": type(tasks.huey).__name__, "storage": type(storage).__name__,
+                  "redis": getattr(getattr(storage, "pool", None), "connection_kwargs", None),
+                  "filename": getattr(storage, "filename", None)}, default=str))
+"""
+
+
+def _queue_built_with(tmp_path, local_config=None, **env):
+    environ = {key: value for key, value in os.environ.items()
+               if key not in ("REDIS_URL", "HUEY_SQLITE_PATH", "JIANPEI_CONFIG")}
+    if local_config is not None:
+        local = tmp_path / "local.py"
+        local.write_text(local_config)
+        environ["JIANPEI_CONFIG"] = str(local)
+    environ.update(env)
+    done = subprocess.run([sys.executable, "-c", QUEUE_PROBE], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_queue_follows_the_redis_url_of_the_config_file(tmp_path):
+    queue = _queue_built_with(tmp_path, 'REDIS_URL = "redis://127.0.0.1:6379/7"\n')
+    assert (queue["huey"], queue["storage"]) == ("RedisHuey", "RedisStorage")
+    assert queue["redis"]["host"] == "127.0.0.1"
+    assert int(queue["redis"]["port"]) == 6379
+    assert int(queue["redis"]["db"]) == 7
+
+
+def test_queue_environment_overrides_the_config_file(tmp_path):
+    queue = _queue_built_with(tmp_path, 'REDIS_URL = "redis://127.0.0.1:6379/7"\n',
+                              REDIS_URL="redis://127.0.0.1:6379/3")
+    assert queue["storage"] == "RedisStorage"
+    assert int(queue["redis"]["db"]) == 3
+
+
+def test_queue_without_redis_url_is_sqlite_at_huey_sqlite_path(tmp_path):
+    from_env = tmp_path / "env" / "huey.db"
+    queue = _queue_built_with(tmp_path, HUEY_SQLITE_PATH=str(from_env))
+    assert (queue["huey"], queue["storage"]) == ("SqliteHuey", "SqliteStorage")
+    assert queue["filename"] == str(from_env)
+    from_file = tmp_path / "file" / "huey.db"
+    queue = _queue_built_with(tmp_path, f"HUEY_SQLITE_PATH = {str(from_file)!r}\n")
+    assert (queue["storage"], queue["filename"]) == ("SqliteStorage", str(from_file))

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import dashboard
 from models.assessment import Score, ScoreReport
@@ -147,14 +147,14 @@ def world(app):
     return {
         "hz_regulator": gen_regulator(HZ),
         "nb_regulator": gen_regulator(NB),
-        "province": gen_regulator("330000", security.PROVINCE_REGULATOR),
-        "admin": gen_user(security.ADMIN),
-        "hz_enterprise": gen_user(security.ENTERPRISE, hz_ent.uscc, enterprise_id=hz_ent.id),
-        "nb_enterprise": gen_user(security.ENTERPRISE, nb_ent.uscc, enterprise_id=nb_ent.id),
-        "rejected_enterprise": gen_user(security.ENTERPRISE, rejected.uscc,
+        "province": gen_regulator("330000", scope.PROVINCE_REGULATOR),
+        "admin": gen_user(scope.ADMIN),
+        "hz_enterprise": gen_user(scope.ENTERPRISE, hz_ent.uscc, enterprise_id=hz_ent.id),
+        "nb_enterprise": gen_user(scope.ENTERPRISE, nb_ent.uscc, enterprise_id=nb_ent.id),
+        "rejected_enterprise": gen_user(scope.ENTERPRISE, rejected.uscc,
                                         enterprise_id=rejected.id),
-        "hz_institution": gen_user(security.INSTITUTION, institution_id=hz_inst.id),
-        "nb_institution": gen_user(security.INSTITUTION, institution_id=nb_inst.id),
+        "hz_institution": gen_user(scope.INSTITUTION, institution_id=hz_inst.id),
+        "nb_institution": gen_user(scope.INSTITUTION, institution_id=nb_inst.id),
         "plans": {"A": a, "C": c, "D": d, "K": k, **{key: p for key, (p, _) in after.items()}},
         "to_pay": to_pay, "past_due": past_due, "returned": returned,
         "h_assessment": h_assessment,
@@ -162,7 +162,7 @@ def world(app):
 
 
 def _cards(user) -> dict[str, int]:
-    return {card.endpoint: card.value for card in dashboard.cards(user)}
+    return {card.target: card.value for card in dashboard.cards(user)}
 
 
 def _charts(user) -> dict[str, dashboard.Chart]:
@@ -177,23 +177,23 @@ def _month_values(counts: dict[str, int]) -> dict[str, int]:
 
 def test_city_regulator_waits_for_its_own_city_only(world):
     assert _cards(world["hz_regulator"]) == {
-        "EnterpriseReviewView.queue": 2,  # not the province-owned one, not Ningbo's
-        "TrainingPlanView.list": 1,
-        "AssessmentPlanView.list": 1,
-        "ScoreReportView.list": 1,
+        "enterprise_review": 2,  # not the province-owned one, not Ningbo's
+        "plans": 1,
+        "assessment_plans": 1,
+        "score_reports": 1,
     }
     assert _cards(world["nb_regulator"]) == {
-        "EnterpriseReviewView.queue": 1, "TrainingPlanView.list": 2,
-        "AssessmentPlanView.list": 1, "ScoreReportView.list": 0,
+        "enterprise_review": 1, "plans": 2,
+        "assessment_plans": 1, "score_reports": 0,
     }
 
 
 def test_province_waits_for_everything_but_reviews_only_its_own_enterprises(world):
     assert _cards(world["province"]) == {
-        "EnterpriseReviewView.queue": 1,  # the province-owned enterprise
-        "TrainingPlanView.list": 3,
-        "AssessmentPlanView.list": 2,
-        "ScoreReportView.list": 1,
+        "enterprise_review": 1,  # the province-owned enterprise
+        "plans": 3,
+        "assessment_plans": 2,
+        "score_reports": 1,
     }
 
 
@@ -260,18 +260,18 @@ def test_enterprise_sees_what_needs_its_action(world):
     assert list(actions) == ["orders_to_pay", "photos_missing", "tickets"]
     # The pending order past its hour reads as expired: nothing to pay there.
     assert actions["orders_to_pay"].count == 1
-    assert [item.args for item in actions["orders_to_pay"].items] == [
-        {"pk": world["to_pay"].id}]
+    assert [(item.target, item.id) for item in actions["orders_to_pay"].items] == [
+        ("order", world["to_pay"].id)]
     assert "1360.00" in actions["orders_to_pay"].items[0].detail
     # Trainees not yet ordered without both photos, in plans still enrolling (its own, in
     # Hangzhou's A and Ningbo's K); those in orders have their photos.
     plans = world["plans"]
     assert actions["photos_missing"].count == 3
-    assert [(item.args["plan_id"], item.count) for item in actions["photos_missing"].items] == [
+    assert [(item.id, item.count) for item in actions["photos_missing"].items] == [
         (plans["A"].id, 2), (plans["K"].id, 1)]
     # Tickets: C's exam is approved and still to come; B, H and J's exams are over.
-    assert [(item.endpoint, item.args, item.count) for item in actions["tickets"].items] == [
-        ("EnrolledView.plan", {"plan_id": plans["C"].id}, 2)]
+    assert [(item.target, item.id, item.count) for item in actions["tickets"].items] == [
+        ("enrolled_plan", plans["C"].id, 2)]
 
 
 def test_enterprise_with_nothing_to_do_and_a_rejected_one(world):
@@ -279,7 +279,7 @@ def test_enterprise_with_nothing_to_do_and_a_rejected_one(world):
     actions = _actions(world["rejected_enterprise"])
     assert list(actions) == ["registration"]
     assert actions["registration"].items[0].text == "营业执照不清晰"
-    assert actions["registration"].items[0].endpoint == "MyEnterpriseView.info"
+    assert actions["registration"].items[0].target == "my_enterprise"
 
 
 def test_institution_sees_what_needs_its_action(world):
@@ -287,14 +287,14 @@ def test_institution_sees_what_needs_its_action(world):
     actions = _actions(world["hz_institution"])
     assert list(actions) == ["assessments_returned", "scores_not_passed",
                              "assessments_missing"]
-    assert [(i.endpoint, i.args, i.detail) for i in actions["assessments_returned"].items] == [
-        ("AssessmentPlanView.show", {"pk": world["returned"].id}, "考场与培训地点不符")]
-    assert [(i.endpoint, i.args) for i in actions["scores_not_passed"].items] == [
-        ("AssessmentPlanView.show", {"pk": world["h_assessment"].id})]
+    assert [(i.target, i.id, i.detail) for i in actions["assessments_returned"].items] == [
+        ("assessment_plan", world["returned"].id, "考场与培训地点不符")]
+    assert [(i.target, i.id) for i in actions["scores_not_passed"].items] == [
+        ("assessment_plan", world["h_assessment"].id)]
     # D is finished with a paid trainee and no assessment plan; E has nobody paid.
-    assert [(i.endpoint, i.args, i.count) for i in actions["assessments_missing"].items] == [
-        ("AssessmentPlanView.create_for", {"plan_id": plans["D"].id}, 1)]
-    assert _cards(world["hz_institution"])["TrainingPlanView.list"] == 1  # awaiting review
+    assert [(i.target, i.id, i.count) for i in actions["assessments_missing"].items] == [
+        ("new_assessment_plan", plans["D"].id, 1)]
+    assert _cards(world["hz_institution"])["plans"] == 1  # awaiting review
     assert dashboard.actions(world["nb_institution"]) == []
 
 

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from app.services import clock
+from app import clock
 from app.services.demo import APPROVED_USCC
 from models.reference import Occupation, OccupationLevel
 from tests.accounts_helpers import register

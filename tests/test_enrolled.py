@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from pypdf import PdfReader
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import assessments
 from tests.assessment_factories import gen_assessment, gen_finished_plan, gen_paid_trainees
@@ -24,7 +24,7 @@ def world(app, login_as):
     mine = gen_paid_trainees(plan, 2, enterprise=enterprise)
     theirs = gen_paid_trainees(plan, 1)
     client = app.test_client()
-    login_as(client, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     assessment = gen_assessment(plan, state="reported")
     return {"plan": plan, "mine": mine, "theirs": theirs, "client": client,
             "assessment": assessment}

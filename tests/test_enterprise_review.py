@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import select
 
-from app import security
+from app import scope
 from app.extensions import db
 from models.audit import AuditLog
 from models.organisation import Enterprise
@@ -42,7 +42,7 @@ def test_city_sees_its_own_non_province_owned_queue(app, login_as, queue):
 
 
 def test_province_sees_province_owned_units(app, login_as, queue):
-    client = _signed_in(app, login_as, gen_regulator("330000", security.PROVINCE_REGULATOR))
+    client = _signed_in(app, login_as, gen_regulator("330000", scope.PROVINCE_REGULATOR))
     page = client.get("/review/enterprises/").get_data(as_text=True)
     assert "省属待审乙" in page and "杭州待审甲" not in page
 
@@ -80,7 +80,7 @@ def test_reject_needs_a_reason_which_the_enterprise_sees(app, login_as, queue):
     client.post(f"/review/enterprises/{enterprise.id}/reject", data={"reason": "营业执照模糊"})
     db.session.expire_all()
     assert db.session.get(Enterprise, enterprise.id).review_state == "rejected"
-    owner = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    owner = _signed_in(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     info = owner.get("/my/enterprise/").get_data(as_text=True)
     assert "审核不通过" in info and "营业执照模糊" in info
 
@@ -88,7 +88,7 @@ def test_reject_needs_a_reason_which_the_enterprise_sees(app, login_as, queue):
 def test_other_authorities_cannot_decide(app, login_as, queue):
     ningbo = _signed_in(app, login_as, gen_regulator("330200"))
     assert ningbo.post(f"/review/enterprises/{queue['hz'].id}/approve").status_code == 404
-    province = _signed_in(app, login_as, gen_regulator("330000", security.PROVINCE_REGULATOR))
+    province = _signed_in(app, login_as, gen_regulator("330000", scope.PROVINCE_REGULATOR))
     page = province.post(f"/review/enterprises/{queue['hz'].id}/approve",
                          follow_redirects=True).get_data(as_text=True)
     assert "该企业由杭州市住房和城乡建设局审核" in page
@@ -101,7 +101,7 @@ def test_other_authorities_cannot_decide(app, login_as, queue):
 
 
 def test_enterprises_cannot_review(app, login_as, queue):
-    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=queue["hz"].id))
+    client = _signed_in(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=queue["hz"].id))
     assert client.post(f"/review/enterprises/{queue['hz'].id}/approve").status_code == 403
 
 
@@ -109,7 +109,7 @@ def test_rejected_enterprise_edits_and_resubmits(app, login_as, queue):
     enterprise = queue["hz"]
     enterprise.review_state, enterprise.review_reason = "rejected", "名称有误"
     db.session.commit()
-    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    client = _signed_in(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     response = client.post("/my/enterprise/edit", data={
         "name": "杭州更正后建设有限公司", "contact_person": "李明", "address": "杭州市新地址",
         "region_code": "330100", "contact_mobile": enterprise.contact_mobile})
@@ -122,7 +122,7 @@ def test_rejected_enterprise_edits_and_resubmits(app, login_as, queue):
 
 def test_moving_region_sends_an_approved_enterprise_to_its_new_authority(app, login_as):
     enterprise = gen_enterprise("330100", reviewing_authority_id=authority_of("330100").id)
-    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    client = _signed_in(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     client.post("/my/enterprise/edit", data={
         "contact_person": "李明", "address": "宁波市某路", "region_code": "330200",
         "contact_mobile": enterprise.contact_mobile, "name": "不会被改的名字"})
@@ -137,7 +137,7 @@ def test_moving_region_sends_an_approved_enterprise_to_its_new_authority(app, lo
 
 def test_province_owned_flag_change_goes_to_the_province(app, login_as):
     enterprise = gen_enterprise("330100", reviewing_authority_id=authority_of("330100").id)
-    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    client = _signed_in(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     client.post("/my/enterprise/edit", data={
         "contact_person": "李明", "address": "杭州", "region_code": "330100",
         "province_owned": "y", "contact_mobile": enterprise.contact_mobile})
@@ -147,7 +147,7 @@ def test_province_owned_flag_change_goes_to_the_province(app, login_as):
 
 def test_new_mobile_needs_a_code_sent_to_it(app, login_as):
     enterprise = gen_enterprise("330100", reviewing_authority_id=authority_of("330100").id)
-    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    client = _signed_in(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     data = {"contact_person": "李明", "address": "杭州", "region_code": "330100",
             "contact_mobile": "13655556666", "sms_code": "123456"}
     page = client.post("/my/enterprise/edit", data=data).get_data(as_text=True)
@@ -170,7 +170,7 @@ def test_rejected_enterprise_replaces_its_licence(app, login_as, queue):
     enterprise.review_state, enterprise.review_reason = "rejected", "营业执照模糊"
     db.session.commit()
     old_key = enterprise.licence_file
-    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    client = _signed_in(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     fields = {"contact_person": "李明", "address": "杭州", "region_code": "330100",
               "contact_mobile": enterprise.contact_mobile}
     bad = client.post("/my/enterprise/edit", data={**fields, "yyzz": (io.BytesIO(png_bytes()),
@@ -194,8 +194,9 @@ def test_staged_uploads_nobody_used_are_purged(app, client):
     import datetime as dt
     import io
 
+    from app import clock
     from app.integrations.storage import storage
-    from app.services import clock, uploads
+    from app.services import uploads
     from models.accounts import StagedUpload
     from tests.images import plain_jpeg
 
@@ -217,7 +218,7 @@ def test_a_refused_edit_keeps_the_old_documents(app, login_as, queue):
 
     enterprise = queue["hz"]
     old_key = enterprise.licence_file
-    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    client = _signed_in(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     page = client.post("/my/enterprise/edit", data={
         "contact_person": "李明", "address": "杭州", "region_code": "330100",
         "contact_mobile": "13600001111", "sms_code": "000000",

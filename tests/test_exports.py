@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet._writer import ALL_TEMP_FILES as openpyxl_temp_files
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.integrations.storage import storage
 from app.services import NotFound, exports, trainees
@@ -48,8 +48,8 @@ def world(app):
         plan=plan, enterprise=enterprise,
         mine={e.person.id_number: (e.person.name, e.mobile) for e in mine},
         theirs={e.person.id_number for e in theirs},
-        owner=gen_user(security.ENTERPRISE, enterprise_id=enterprise.id),
-        institution_user=gen_user(security.INSTITUTION, institution_id=institution.id))
+        owner=gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id),
+        institution_user=gen_user(scope.INSTITUTION, institution_id=institution.id))
 
 
 def _sheet(data):
@@ -214,7 +214,7 @@ def test_export_through_the_page(app, world, login_as, monkeypatch):
     assert len(_values(_sheet(download.data))) == len(world.mine)
 
     other = app.test_client()
-    login_as(other, gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id))
+    login_as(other, gen_user(scope.ENTERPRISE, enterprise_id=gen_enterprise().id))
     assert other.get(large.headers["Location"]).status_code == 404
     assert other.get(status["download"]).status_code == 404
 
@@ -272,13 +272,14 @@ def test_fifty_thousand_rows_stream_in_bounded_memory(app):
 def test_old_exports_and_their_files_are_purged(app):
     import datetime as dt
 
+    from app import clock
     from app.extensions import db
     from app.integrations.storage import storage
-    from app.services import clock, exports
+    from app.services import exports
     from models.exports import Export
     from tests.factories import gen_user
 
-    user = gen_user(security.ADMIN)
+    user = gen_user(scope.ADMIN)
     key = storage().save(b"PK old export", ".xlsx")
     db.session.add_all([
         Export(user_id=user.id, kind="trainees", query="{}", state="done", file_key=key,

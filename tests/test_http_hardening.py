@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app, security
+from app import create_app, scope
 from app.config_loader import ConfigError
 from app.extensions import db
 from app.integrations import alipay, alipay_sim
@@ -45,7 +45,7 @@ def enterprise_world(app, login_as):
     plan = gen_plan(gen_institution("330100"), quota=5, fee=Decimal("680.00"),
                     enrol_start=T0 - dt.timedelta(days=1), enrol_end=T0 + dt.timedelta(days=10))
     enterprise = gen_enterprise("330100")
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     client = app.test_client()
     login_as(client, user)
     gen_trainees(enterprise, plan, 2)
@@ -57,7 +57,7 @@ def enterprise_world(app, login_as):
 @pytest.fixture
 def admin_client(app, login_as):
     client = app.test_client()
-    login_as(client, gen_user(security.ADMIN))
+    login_as(client, gen_user(scope.ADMIN))
     return client
 
 
@@ -348,7 +348,7 @@ def test_rest_api_filters_and_orders_only_by_the_columns_it_shows(app, client):
     enterprise = gen_enterprise("330100", name="杭州甲", ocr_result="秘密的营业执照文字")
     enterprise.licence_file = "secret-key.jpg"
     db.session.commit()
-    headers = _token(client, gen_user(security.ADMIN))
+    headers = _token(client, gen_user(scope.ADMIN))
     for column in ("ocr_result", "licence_file", "contact_mobile"):
         query = f"(filters:!((col:{column},opr:ct,value:秘密)))"
         response = client.get(f"/api/v1/enterprise/?q={query}", headers=headers)
@@ -380,7 +380,7 @@ def test_csrf_failure_page_renders_for_visitors_and_signed_in_users(make_app, ca
     assert refused.status_code == 400
     assert "表单已过期" in visible_text(refused.get_data(as_text=True))
     with app.app_context():
-        user = gen_user(security.ADMIN)
+        user = gen_user(scope.ADMIN)
         name = user.username
     signed_in = client.post("/login/", data={"username": name, "password": PASSWORD,
                                              "csrf_token": _csrf_token(client)})

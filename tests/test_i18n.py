@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from app import security
+from app import scope
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_regulator, gen_user
 from tests.helpers import give_documents, path, visible_text
 
@@ -68,13 +68,13 @@ def people(app):
     db.session.commit()
     certificate = gen_certificate(trainees[0])
     return {
-        security.ADMIN: (gen_user(security.ADMIN, "adminzh"), []),
-        security.ENTERPRISE: (gen_user(security.ENTERPRISE, enterprise.uscc,
+        scope.ADMIN: (gen_user(scope.ADMIN, "adminzh"), []),
+        scope.ENTERPRISE: (gen_user(scope.ENTERPRISE, enterprise.uscc,
                                        enterprise_id=enterprise.id), []),
-        security.INSTITUTION: (gen_user(security.INSTITUTION, "jigou",
+        scope.INSTITUTION: (gen_user(scope.INSTITUTION, "jigou",
                                         institution_id=institution.id), []),
-        security.CITY_REGULATOR: (gen_regulator("330100"), []),
-        security.PROVINCE_REGULATOR: (gen_regulator("330000", security.PROVINCE_REGULATOR), []),
+        scope.CITY_REGULATOR: (gen_regulator("330100"), []),
+        scope.PROVINCE_REGULATOR: (gen_regulator("330000", scope.PROVINCE_REGULATOR), []),
         "ids": {"enterprise": enterprise.id, "plan": plan.id, "institution": institution.id,
                 "order": trainees[0].order_id, "finished": finished.id,
                 "assessment": assessment.id, "report": report.id,
@@ -118,7 +118,7 @@ CONSOLE_PAGES = ["/console/", "/console/console_occupation/", "/console/console_
                  "/console/console_payment_notice/"]
 
 
-@pytest.mark.parametrize("role", [r for r in security.ROLES if r != security.PUBLIC])
+@pytest.mark.parametrize("role", [r for r in scope.ROLES if r != scope.PUBLIC])
 def test_main_pages_have_no_untranslated_english(app, login_as, people, role):
     user, _ = people[role]
     client = app.test_client()
@@ -127,7 +127,7 @@ def test_main_pages_have_no_untranslated_english(app, login_as, people, role):
     checked = 0
     urls = [path(endpoint, **{k: people["ids"][v] for k, v in args.items()})
             for endpoint, args in MAIN_PAGES]
-    if role == security.ADMIN:
+    if role == scope.ADMIN:
         urls += CONSOLE_PAGES
     for url in urls:
         response = client.get(url)
@@ -148,7 +148,7 @@ def test_public_pages_are_chinese(client, url):
 
 def test_english_is_selectable(app, login_as):
     client = app.test_client()
-    login_as(client, gen_user(security.ADMIN))
+    login_as(client, gen_user(scope.ADMIN))
     assert "企业" in client.get(path("EnterpriseView.list")).get_data(as_text=True)
     client.get("/lang/en")
     page = client.get(path("EnterpriseView.list")).get_data(as_text=True)

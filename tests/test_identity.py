@@ -6,7 +6,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import roster
 from models.audit import AuditLog
@@ -34,7 +34,7 @@ def world(app, login_as):
     for key in ("a", "b"):
         enterprise = gen_enterprise()
         client = app.test_client()
-        login_as(client, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+        login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
         made[key], made[f"client_{key}"] = enterprise, client
     return made
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from app import permissions, security
+from app import permissions, scope
 from app.extensions import db
 from app.menu import CATEGORY_LABELS, MY_ENTERPRISE
 from app.services import audit
@@ -43,12 +43,12 @@ def accounts(app):
     institution = gen_institution(name="杭州导航测试培训中心")
     gen_plan(institution)
     return {
-        "admin": gen_user(security.ADMIN, "navadmin"),
-        "enterprise": gen_user(security.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id),
-        "pending": gen_user(security.ENTERPRISE, pending.uscc, enterprise_id=pending.id),
-        "institution": gen_user(security.INSTITUTION, "navjigou", institution_id=institution.id),
+        "admin": gen_user(scope.ADMIN, "navadmin"),
+        "enterprise": gen_user(scope.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id),
+        "pending": gen_user(scope.ENTERPRISE, pending.uscc, enterprise_id=pending.id),
+        "institution": gen_user(scope.INSTITUTION, "navjigou", institution_id=institution.id),
         "city": gen_regulator("330100"),
-        "province": gen_regulator("330000", security.PROVINCE_REGULATOR),
+        "province": gen_regulator("330000", scope.PROVINCE_REGULATOR),
     }
 
 
@@ -76,7 +76,7 @@ def _outside(html: str, pattern=OUTSIDE) -> list[str]:
 
 
 def _expected_categories(role: str) -> set[str]:
-    if role == security.ADMIN:  # every category but the enterprise's own, and FAB's 安全
+    if role == scope.ADMIN:  # every category but the enterprise's own, and FAB's 安全
         return set(CATEGORY_LABELS) - {MY_ENTERPRISE} | {"Security"}
     return {name for _, name in permissions.menu_permissions(role) if name in CATEGORY_LABELS}
 
@@ -88,7 +88,7 @@ def _expected_categories(role: str) -> set[str]:
 def test_every_menu_page_has_the_left_menu_in_chinese_with_no_outside_resource(
         app, login_as, accounts, who):
     user = accounts[who]
-    role = security.primary_role(user)
+    role = scope.primary_role(user)
     client = _signed_in(app, login_as, user)
     sidebar = _sidebar(_page(client, "/"))
     assert set(re.findall(r'data-category="([^"]+)"', sidebar)) == _expected_categories(role)
@@ -233,7 +233,7 @@ def _admin_console(app, login_as, accounts, url: str) -> str:
 
 
 def test_sms_outbox_shows_purposes_and_states_in_chinese(app, login_as, accounts):
-    from app.services import clock
+    from app import clock
 
     for purpose in ("register", "reset_password", "change_mobile", "trainee_notice", "message"):
         db.session.add(SmsMessage(phone="13800138000", purpose=purpose, text="【建培】测试",
@@ -279,7 +279,7 @@ def test_audit_record_of_current_user_names_the_user_not_localproxy(app):
     """A view that hands current_user to audit.record records the user row it stands for."""
     from flask_login import current_user, login_user
 
-    user = gen_user(security.ENTERPRISE, "proxytest")
+    user = gen_user(scope.ENTERPRISE, "proxytest")
     with app.test_request_context("/"):
         login_user(user)
         audit.record("account.change_password", current_user)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.integrations import sms
 from app.services import (
@@ -56,7 +56,7 @@ def clock_at(app):
 # Triggers -------------------------------------------------------------------------------------
 
 def test_registration_review_tells_the_enterprise_once(app, clock_at):
-    reviewer = gen_regulator("330000", security.PROVINCE_REGULATOR)
+    reviewer = gen_regulator("330000", scope.PROVINCE_REGULATOR)
     enterprise = gen_enterprise(review_state="pending", contact_mobile="13711112222",
                                 reviewing_authority_id=reviewer.authority_id)
     enterprises.reject(enterprise.id, reviewer, "营业执照不清晰")
@@ -69,7 +69,7 @@ def test_registration_review_tells_the_enterprise_once(app, clock_at):
 
 def test_reviews_waiting_reach_the_authority_and_returns_the_institution(app, clock_at):
     institution = gen_institution("330100")
-    staff = gen_user(security.INSTITUTION, institution_id=institution.id)
+    staff = gen_user(scope.INSTITUTION, institution_id=institution.id)
     plan = gen_plan(institution, review_state="draft")
     plans.submit(plan.id, staff)
     hangzhou = gen_regulator("330100")
@@ -125,7 +125,7 @@ def test_an_order_is_reminded_ten_minutes_before_it_expires_once(app, clock_at):
     enterprise = gen_enterprise(contact_mobile="13777778888")
     plan = gen_plan(gen_institution())
     gen_trainees(enterprise, plan, 1)
-    order = orders.create_order(plan.id, gen_user(security.ENTERPRISE,
+    order = orders.create_order(plan.id, gen_user(scope.ENTERPRISE,
                                                   enterprise_id=enterprise.id))
     clock_at(T0 + dt.timedelta(minutes=49))
     notifications.deliver_due()
@@ -149,7 +149,7 @@ def class_(app, clock_at, login_as):
     for i, trainee in enumerate(trainees):
         trainee.mobile = f"1390000000{i}"
     db.session.commit()
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     client = app.test_client()
     login_as(client, user)
     return {"plan": plan, "trainees": trainees, "user": user, "client": client}
@@ -248,7 +248,7 @@ def test_the_exam_notice_needs_an_admission_ticket(app, clock_at):
     enterprise = gen_enterprise()
     plan = gen_finished_plan(gen_institution("330100"))
     trainee = gen_paid_trainees(plan, 1, enterprise=enterprise)[0]
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     [item] = notifications.preview(user, [trainee.id], "exam")
     assert item.text is None and "尚无准考证" in item.reason
     assessment = gen_assessment(plan, state="reported")
@@ -259,12 +259,12 @@ def test_the_exam_notice_needs_an_admission_ticket(app, clock_at):
 
 def test_the_top_bar_counts_unread_messages(app, clock_at, login_as):
     enterprise = gen_enterprise(review_state="pending")
-    reviewer = gen_regulator("330000", security.PROVINCE_REGULATOR)
+    reviewer = gen_regulator("330000", scope.PROVINCE_REGULATOR)
     enterprise.reviewing_authority_id = reviewer.authority_id
     db.session.commit()
     enterprises.approve(enterprise.id, reviewer)
     client = app.test_client()
-    login_as(client, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     home = client.get("/").get_data(as_text=True)
     assert 'id="unread">1<' in home
     inbox = visible_text(client.get(path("MessageView.inbox")).get_data(as_text=True))
@@ -276,10 +276,38 @@ def test_the_top_bar_counts_unread_messages(app, clock_at, login_as):
 def test_the_enterprise_turns_informational_sms_off(app, clock_at, login_as):
     enterprise = gen_enterprise()
     client = app.test_client()
-    login_as(client, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     client.post(path("MyEnterpriseView.sms_preference"), data={"opt_out": "1"})
     db.session.expire_all()
     assert db.session.get(type(enterprise), enterprise.id).sms_opt_out is True
     client.post(path("MyEnterpriseView.sms_preference"), data={})
     db.session.expire_all()
     assert db.session.get(type(enterprise), enterprise.id).sms_opt_out is False
+
+
+def test_a_message_opens_the_page_it_names(app, clock_at, login_as):
+    """Services name the page (views/links.py builds its URL); a message stored with a path
+    before that keeps its link, and an unknown page shows no link."""
+    from views.links import PAGES, page_url
+
+    enterprise = gen_enterprise(review_state="pending")
+    reviewer = gen_regulator("330000", scope.PROVINCE_REGULATOR)
+    enterprise.reviewing_authority_id = reviewer.authority_id
+    db.session.commit()
+    enterprises.approve(enterprise.id, reviewer)
+    [message] = _messages(enterprise_id=enterprise.id)
+    assert message.link == "my_enterprise"
+    for key, link in (("old", "/orders/show/7"), ("gone", "no_such_page:3")):
+        notifications.post(key, "%(name)s is waiting for registration review.",
+                           enterprise=enterprise, link=link, name="x")
+    db.session.commit()
+    client = app.test_client()
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
+    inbox = client.get(path("MessageView.inbox")).get_data(as_text=True)
+    assert f'<a href="{path("MyEnterpriseView.info")}">' in inbox
+    assert '<a href="/orders/show/7">' in inbox
+    assert inbox.count("<a href=", inbox.index('id="message-list"')) == 2
+    with app.test_request_context():
+        assert page_url("order", 5) == path("OrderView.show", pk=5)
+        for target, (endpoint, argument) in PAGES.items():  # every page resolves
+            assert page_url(target, 1 if argument else None)

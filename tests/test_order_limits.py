@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from models.orders import Order
 from models.training import TrainingPlan
@@ -26,7 +26,7 @@ def world(app, login_as):
                     enrol_start=T0 - dt.timedelta(days=1), enrol_end=T0 + dt.timedelta(days=10))
     enterprise = gen_enterprise("330100")
     gen_trainees(enterprise, plan, 5)  # the whole quota
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     client = app.test_client()
     login_as(client, user)
     return {"app": app, "plan": plan, "enterprise": enterprise, "client": client,
@@ -105,7 +105,7 @@ def test_the_limit_is_per_plan_and_per_enterprise(world, login_as):
     neighbour = gen_enterprise("330100")
     gen_trainees(neighbour, world["plan"], 2)
     client = world["app"].test_client()
-    login_as(client, gen_user(security.ENTERPRISE, enterprise_id=neighbour.id))
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=neighbour.id))
     response = client.post(path("OrderView.create", plan_id=world["plan"].id),
                            follow_redirects=True)
     assert "名学员生成订单" in visible_text(response.get_data(as_text=True))

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import orders
 from models.audit import AuditLog
@@ -27,7 +27,7 @@ def world(app, login_as):
     plan = gen_plan(institution, quota=10, fee=Decimal("680.00"),
                     enrol_start=T0 - dt.timedelta(days=1), enrol_end=T0 + dt.timedelta(days=10))
     enterprise = gen_enterprise("330100")
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     client = app.test_client()
     login_as(client, user)
     return {"plan": plan, "enterprise": enterprise, "user": user, "client": client,
@@ -163,7 +163,7 @@ def test_orders_are_seen_only_in_scope(app, world, login_as):
     assert db.session.get(Order, theirs.id).state == "paid"
 
     views = {
-        "institution": gen_user(security.INSTITUTION, institution_id=world["institution"].id),
+        "institution": gen_user(scope.INSTITUTION, institution_id=world["institution"].id),
         "hangzhou": gen_regulator("330100"),
         "ningbo": gen_regulator("330200"),
     }
@@ -206,5 +206,5 @@ def test_the_enterprise_downloads_the_invoice_from_the_order_page(app, world, lo
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert pdf.data.startswith(b"%PDF") and number in pdf.headers["Content-Disposition"]
     stranger = app.test_client()
-    login_as(stranger, gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id))
+    login_as(stranger, gen_user(scope.ENTERPRISE, enterprise_id=gen_enterprise().id))
     assert stranger.get(path("OrderView.invoice", pk=order.id)).status_code == 404

@@ -2,7 +2,7 @@
 
 A count is deterministic where a time is not: each page a demo account reaches from its left
 menu (plus 个人信息 and 修改密码) must run at most PAGE_BUDGET statements. Permission checks
-read one load of the user's permissions per request (app/security.py), lists load their
+read one load of the user's permissions per request (views/security.py), lists load their
 related rows with the list, not per row.
 """
 import re
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import event
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services.demo import APPROVED_USCC, PENDING_USCC
 from app.services.demo_history import GUEST_USCC
@@ -96,7 +96,7 @@ def test_every_menu_page_of_every_demo_role_stays_within_its_statement_budget(
 @pytest.fixture
 def owner(app):
     enterprise = gen_enterprise()
-    return gen_user(security.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id)
+    return gen_user(scope.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id)
 
 
 def test_a_page_loads_its_users_permissions_once_not_per_menu_item(app, login_as, owner):
@@ -118,7 +118,7 @@ def test_visitors_pages_load_the_public_permissions_once(client):
 
 def _orders_permission(app):
     sm = app.appbuilder.sm
-    return sm.find_role(security.ENTERPRISE), sm.find_permission_view_menu("can_list", "OrderView")
+    return sm.find_role(scope.ENTERPRISE), sm.find_permission_view_menu("can_list", "OrderView")
 
 
 def test_a_role_edit_takes_effect_on_the_users_next_request(app, login_as, runner, owner):

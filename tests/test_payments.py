@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.integrations import alipay, alipay_sim
 from app.services import orders
@@ -30,7 +30,7 @@ def world(app, login_as):
     plan = gen_plan(gen_institution("330100"), quota=5, fee=Decimal("680.00"),
                     enrol_start=T0 - dt.timedelta(days=1), enrol_end=T0 + dt.timedelta(days=10))
     enterprise = gen_enterprise("330100")
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     client = app.test_client()
     login_as(client, user)
     gen_trainees(enterprise, plan, 2)
@@ -207,7 +207,7 @@ def test_a_late_payment_without_seats_is_refunded(app, world, monkeypatch):
     monkeypatch.undo()
     other = gen_enterprise()
     gen_trainees(other, world["plan"], 5)
-    orders.create_order(world["plan"].id, gen_user(security.ENTERPRISE, enterprise_id=other.id))
+    orders.create_order(world["plan"].id, gen_user(scope.ENTERPRISE, enterprise_id=other.id))
 
     assert _notify(world["client"], fields).get_data(as_text=True) == "success"
     order = _fresh(Order, order.id)

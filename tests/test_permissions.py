@@ -1,12 +1,12 @@
 """The permission matrix: every role holds exactly its permissions, and every view obeys them."""
 import pytest
 
-from app import permissions, security
+from app import permissions, scope
 from app.extensions import db
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_regulator, gen_user
 from tests.helpers import give_documents, path
 
-SCOPED_ROLES = [r for r in security.ROLES if r != security.PUBLIC]
+SCOPED_ROLES = [r for r in scope.ROLES if r != scope.PUBLIC]
 
 
 def _role_pairs(app, role_name):
@@ -14,7 +14,7 @@ def _role_pairs(app, role_name):
     return {(pv.permission.name, pv.view_menu.name) for pv in role.permissions}
 
 
-@pytest.mark.parametrize("role", [r for r in security.ROLES if r != security.ADMIN])
+@pytest.mark.parametrize("role", [r for r in scope.ROLES if r != scope.ADMIN])
 def test_role_holds_exactly_its_matrix(app, role):
     assert _role_pairs(app, role) == permissions.expected_permissions(role)
 
@@ -24,7 +24,7 @@ def test_admin_holds_every_permission(app):
     every = {(pv.permission.name, pv.view_menu.name)
              for pv in db.session.scalars(db.select(sm.permissionview_model))
              if pv.view_menu.name not in permissions.admin_excluded()}
-    assert _role_pairs(app, security.ADMIN) == every
+    assert _role_pairs(app, scope.ADMIN) == every
     assert ("can_show", "MyEnterpriseView") not in every
 
 
@@ -48,19 +48,19 @@ def world(app):
     institution = gen_institution("330100")
     plan = gen_plan(institution)
     users = {
-        security.ADMIN: gen_user(security.ADMIN),
-        security.ENTERPRISE: gen_user(security.ENTERPRISE, enterprise_id=enterprise.id),
-        security.INSTITUTION: gen_user(security.INSTITUTION, institution_id=institution.id),
-        security.CITY_REGULATOR: gen_regulator("330100"),
-        security.PROVINCE_REGULATOR: gen_regulator("330000", security.PROVINCE_REGULATOR),
+        scope.ADMIN: gen_user(scope.ADMIN),
+        scope.ENTERPRISE: gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id),
+        scope.INSTITUTION: gen_user(scope.INSTITUTION, institution_id=institution.id),
+        scope.CITY_REGULATOR: gen_regulator("330100"),
+        scope.PROVINCE_REGULATOR: gen_regulator("330000", scope.PROVINCE_REGULATOR),
     }
     return {"enterprise": enterprise, "plan": plan, "users": users,
             "enrolment": _enrolment_with_photo(enterprise, plan)}
 
 
 def _enrolment_with_photo(enterprise, plan):
+    from app import clock
     from app.integrations.storage import storage
-    from app.services import clock
     from models.enrolment import Enrolment, Person
     from tests.images import plain_jpeg
     from tests.rosters import id_number
@@ -122,7 +122,7 @@ def test_console_is_for_admin_only(app, login_as, world, role):
     assert len(endpoints) >= 8
     for endpoint in endpoints:
         response = client.get(path(endpoint))
-        if role == security.ADMIN:
+        if role == scope.ADMIN:
             assert response.status_code == 200, endpoint
         else:
             assert response.status_code == 302, endpoint
@@ -131,7 +131,7 @@ def test_console_is_for_admin_only(app, login_as, world, role):
 
 def test_menu_shows_only_what_the_role_may_open(app, login_as, world):
     client = app.test_client()
-    login_as(client, world["users"][security.ENTERPRISE])
+    login_as(client, world["users"][scope.ENTERPRISE])
     page = client.get("/").get_data(as_text=True)
     assert path("OpenPlanView.list") in page and path("TrainingPlanView.list") not in page
     assert path("AuditLogView.list") not in page

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.integrations.storage import storage
 from models.enrolment import Enrolment
@@ -28,7 +28,7 @@ def plan_with_trainees(app, login_as):
                     enrol_end=dt.datetime(2026, 12, 10))
     enterprise = gen_enterprise("330100")
     client = app.test_client()
-    login_as(client, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     numbers = [id_number() for _ in range(3)]
     client.post(f"/enrol/{plan.id}/roster",
                 data={"roster": (io.BytesIO(roster_bytes([row(姓名=n, 身份证号码=i) for n, i in
@@ -151,13 +151,13 @@ def test_photos_are_served_only_within_scope(app, plan_with_trainees, login_as):
         return client.get(url).status_code
 
     assert plan_with_trainees["client"].get(url).data[:2] == b"\xff\xd8"
-    assert status(gen_user(security.INSTITUTION,
+    assert status(gen_user(scope.INSTITUTION,
                            institution_id=plan_with_trainees["institution"].id)) == 200
     assert status(gen_regulator("330100")) == 200
-    assert status(gen_regulator("330000", security.PROVINCE_REGULATOR)) == 200
+    assert status(gen_regulator("330000", scope.PROVINCE_REGULATOR)) == 200
     assert status(gen_regulator("330200")) == 404
-    assert status(gen_user(security.INSTITUTION, institution_id=gen_institution().id)) == 404
-    assert status(gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id)) == 404
+    assert status(gen_user(scope.INSTITUTION, institution_id=gen_institution().id)) == 404
+    assert status(gen_user(scope.ENTERPRISE, enterprise_id=gen_enterprise().id)) == 404
     assert app.test_client().get(url).status_code == 302
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from app import security
+from app import scope
 from app.extensions import db
 from models.audit import AuditLog
 from models.reference import Occupation, OccupationLevel
@@ -58,7 +58,7 @@ def _plans():
 
 
 def test_institution_creates_a_draft_with_an_exact_fee(app, login_as, institution, frozen):
-    client = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    client = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     response = client.post("/trainingplanview/add", data=_form())
     assert response.status_code == 302
     plan = _plans()[0]
@@ -80,7 +80,7 @@ def test_institution_creates_a_draft_with_an_exact_fee(app, login_as, institutio
     ({"train_start": "2026-12-01", "train_end": "2026-12-30"}, "培训开始日期不能早于报名截止时间"),
 ])
 def test_validation_messages(app, login_as, institution, frozen, overrides, message):
-    client = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    client = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     page = client.post("/trainingplanview/add", data=_form(**overrides),
                        follow_redirects=True).get_data(as_text=True)
     assert message in page
@@ -89,7 +89,7 @@ def test_validation_messages(app, login_as, institution, frozen, overrides, mess
 
 def test_submit_review_reject_resubmit_approve(app, login_as, institution, frozen):
     plan = gen_plan(institution, review_state="draft")
-    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    owner = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     reviewer = _client(app, login_as, gen_regulator("330100"))
 
     owner.post(f"/trainingplanview/submit/{plan.id}")
@@ -112,9 +112,9 @@ def test_only_the_city_authority_of_the_region_reviews(app, login_as, institutio
     plan = gen_plan(institution, review_state="submitted")
     ningbo = _client(app, login_as, gen_regulator("330200"))
     assert ningbo.post(f"/trainingplanview/approve/{plan.id}").status_code == 404
-    province = _client(app, login_as, gen_regulator("330000", security.PROVINCE_REGULATOR))
+    province = _client(app, login_as, gen_regulator("330000", scope.PROVINCE_REGULATOR))
     assert province.post(f"/trainingplanview/approve/{plan.id}").status_code == 403
-    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    owner = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     assert owner.post(f"/trainingplanview/approve/{plan.id}").status_code == 403
     assert _plans()[0].review_state == "submitted"
 
@@ -125,14 +125,14 @@ def test_wrong_state_is_refused(app, login_as, institution):
     page = reviewer.post(f"/trainingplanview/approve/{plan.id}",
                          follow_redirects=True).get_data(as_text=True)
     assert "不在待审核状态" in page
-    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    owner = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     page = owner.post(f"/trainingplanview/submit/{plan.id}", follow_redirects=True).get_data(as_text=True)
     assert "只有草稿或已驳回" in page
 
 
 def test_submitted_plan_cannot_be_edited(app, login_as, institution, frozen):
     plan = gen_plan(institution, review_state="submitted", venue="原场地")
-    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    owner = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     page = owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(venue="新场地"),
                       follow_redirects=True).get_data(as_text=True)
     assert "正在审核中" in page
@@ -142,7 +142,7 @@ def test_submitted_plan_cannot_be_edited(app, login_as, institution, frozen):
 def test_another_institution_cannot_edit_by_url(app, login_as, institution, frozen):
     plan = gen_plan(institution, venue="原场地")
     other = gen_institution("330100")
-    client = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=other.id))
+    client = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=other.id))
     assert client.get(f"/trainingplanview/edit/{plan.id}").status_code == 404
     assert client.post(f"/trainingplanview/edit/{plan.id}", data=_form()).status_code == 404
     assert client.post(f"/trainingplanview/submit/{plan.id}").status_code == 404
@@ -161,7 +161,7 @@ def _approved_with_seats(institution, taken):
 
 def test_terms_are_frozen_once_trainees_hold_seats(app, login_as, institution, frozen):
     plan = _approved_with_seats(institution, 5)
-    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    owner = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     page = owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(fee="999.00"),
                       follow_redirects=True).get_data(as_text=True)
     assert "已有学员报名" in page
@@ -180,7 +180,7 @@ def test_terms_are_frozen_once_trainees_hold_seats(app, login_as, institution, f
 
 def test_changed_terms_without_trainees_go_back_to_review(app, login_as, institution, frozen):
     plan = _approved_with_seats(institution, 0)
-    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    owner = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(fee="900.00"))
     saved = _plans()[0]
     assert (str(saved.fee), saved.review_state) == ("900.00", "submitted")
@@ -198,14 +198,14 @@ def test_open_plans_are_what_an_approved_enterprise_can_enrol_in(app, login_as, 
              enrol_end=T0 - dt.timedelta(seconds=1))
     gen_plan(gen_institution("330200"), venue="宁波基地", **window)
     approved = gen_enterprise("330100")
-    page = _client(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=approved.id)).get(
+    page = _client(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=approved.id)).get(
         "/openplanview/list/").get_data(as_text=True)
     assert "可报名基地" in page and "宁波基地" in page
     for hidden in ("已满基地", "待审基地", "未开始基地", "已截止基地"):
         assert hidden not in page
     assert "下载《报名人员信息表》" in page and "295 × 413" in page
     pending = gen_enterprise("330100", review_state="pending")
-    page = _client(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=pending.id)).get(
+    page = _client(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=pending.id)).get(
         "/openplanview/list/").get_data(as_text=True)
     assert "可报名基地" not in page
 
@@ -216,7 +216,7 @@ def test_open_plans_filter_by_occupation_and_city(app, login_as, institution, fr
     gen_plan(institution, venue="钢筋基地", **window)
     gen_plan(institution, venue="砌筑基地", occupation_id=mason.id, **window)
     gen_plan(gen_institution("330200"), venue="宁波钢筋基地", **window)
-    client = _client(app, login_as, gen_user(security.ENTERPRISE,
+    client = _client(app, login_as, gen_user(scope.ENTERPRISE,
                                              enterprise_id=gen_enterprise().id))
     page = client.get(f"/openplanview/list/?_flt_0_occupation={mason.id}").get_data(as_text=True)
     assert "砌筑基地" in page and "钢筋基地" not in page
@@ -233,7 +233,7 @@ def test_regulators_see_phases_and_seats(app, login_as, institution, frozen):
 
 
 def test_terms_are_frozen_once_anyone_is_enrolled(app, login_as, institution, frozen):
-    from app.services import clock
+    from app import clock
     from models.enrolment import Enrolment, Person
 
     plan = _approved_with_seats(institution, 0)
@@ -244,7 +244,7 @@ def test_terms_are_frozen_once_anyone_is_enrolled(app, login_as, institution, fr
                              mobile="13800138000", education_id=1, title_id=1,
                              created_at=clock.now()))
     db.session.commit()
-    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    owner = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     page = owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(fee="999.00"),
                       follow_redirects=True).get_data(as_text=True)
     assert "已有学员报名" in page
@@ -254,7 +254,7 @@ def test_terms_are_frozen_once_anyone_is_enrolled(app, login_as, institution, fr
 def test_moving_an_approved_plan_to_another_city_needs_its_review(app, login_as, institution,
                                                                   frozen):
     plan = _approved_with_seats(institution, 0)
-    owner = _client(app, login_as, gen_user(security.INSTITUTION, institution_id=institution.id))
+    owner = _client(app, login_as, gen_user(scope.INSTITUTION, institution_id=institution.id))
     owner.post(f"/trainingplanview/edit/{plan.id}", data=_form(region="330200"))
     saved = _plans()[0]
     assert (saved.region_code, saved.review_state) == ("330200", "submitted")

@@ -201,7 +201,7 @@ def test_wrong_sms_code_registers_nothing(app, client):
 def test_expired_sms_code(app, client):
     import datetime as dt
 
-    from app.services import clock
+    from app import clock
 
     uscc = gen_uscc()
     client.post("/register/sms", data={"mobile": "13911112222"})

@@ -7,7 +7,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import roster
 from models.enrolment import Enrolment, ImportBatch, Person
@@ -155,7 +155,7 @@ def setup(app, login_as, frozen):
                     enrol_start=dt.datetime(2026, 11, 20), enrol_end=dt.datetime(2026, 12, 10))
     enterprise = gen_enterprise()
     client = app.test_client()
-    login_as(client, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     return {"plan": plan, "enterprise": enterprise, "client": client}
 
 
@@ -234,7 +234,7 @@ def test_others_cannot_touch_these_trainees(app, setup, login_as):
     _upload(setup["client"], setup["plan"], roster_bytes([row()]))
     enrolment = db.session.scalars(select(Enrolment)).one()
     other = app.test_client()
-    login_as(other, gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id))
+    login_as(other, gen_user(scope.ENTERPRISE, enterprise_id=gen_enterprise().id))
     assert "未上传" not in other.get(f"/enrol/{setup['plan'].id}/").get_data(as_text=True)
     other.post(f"/enrol/remove/{enrolment.id}", data={"plan_id": setup["plan"].id})
     db.session.expire_all()
@@ -243,7 +243,7 @@ def test_others_cannot_touch_these_trainees(app, setup, login_as):
 
 def test_pending_enterprise_and_closed_plan_cannot_enrol(app, setup, login_as):
     pending = app.test_client()
-    login_as(pending, gen_user(security.ENTERPRISE,
+    login_as(pending, gen_user(scope.ENTERPRISE,
                                enterprise_id=gen_enterprise(review_state="pending").id))
     _upload(pending, setup["plan"], roster_bytes([row()]))
     page = pending.get(f"/enrol/{setup['plan'].id}/", follow_redirects=True).get_data(as_text=True)
@@ -270,7 +270,7 @@ def test_edit_a_trainee_under_the_same_rules(app, setup, login_as):
     assert (enrolment.mobile, enrolment.education.name, enrolment.title.name) == (
         "13911112222", "大专", "中级")
     other = app.test_client()
-    login_as(other, gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id))
+    login_as(other, gen_user(scope.ENTERPRISE, enterprise_id=gen_enterprise().id))
     assert other.post(f"/enrol/edit/{enrolment.id}", data=form).status_code == 404
 
 

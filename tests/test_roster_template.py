@@ -4,7 +4,7 @@ import json
 
 from openpyxl import load_workbook
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services.dictionaries import active_values
 from models.reference import Education, Occupation, OccupationLevel, ProfessionalTitle
@@ -47,7 +47,7 @@ def test_template_from_cli_matches_the_dictionaries(app, runner, tmp_path):
 
 def test_enterprise_downloads_the_same_template(app, login_as):
     client = app.test_client()
-    login_as(client, gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id))
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=gen_enterprise().id))
     response = client.get("/openplanview/roster-template.xlsx")
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]

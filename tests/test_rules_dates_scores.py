@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.integrations import ministry
 from app.services import assessments, certificate_push, notifications, plans, scores
@@ -60,7 +60,7 @@ def exam(app, login_as, frozen):
     plan = gen_finished_plan(institution)
     trainees = gen_paid_trainees(plan, 2)
     assessment = gen_assessment(plan, exam_start=EXAM_START, exam_end=EXAM_END)
-    staff = gen_user(security.INSTITUTION, institution_id=institution.id)
+    staff = gen_user(scope.INSTITUTION, institution_id=institution.id)
     return {"assessment": assessment, "trainees": trainees,
             "client": _signed_in(app, login_as, staff)}
 
@@ -139,7 +139,7 @@ def _plan_form(**overrides):
 @pytest.fixture
 def staff(app, login_as, frozen):
     institution = gen_institution("330100")
-    user = gen_user(security.INSTITUTION, institution_id=institution.id)
+    user = gen_user(scope.INSTITUTION, institution_id=institution.id)
     return {"institution": institution, "client": _signed_in(app, login_as, user)}
 
 
@@ -219,7 +219,7 @@ def enrolled(app, login_as, frozen):
     plan = gen_finished_plan(gen_institution("330100"))
     paid = gen_paid_trainees(plan, 1, enterprise=enterprise)[0]
     cancelled = gen_order(enterprise, plan, 1, state="closed").items[0].enrolment
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     return {"plan": plan, "paid": paid, "cancelled": cancelled, "user": user,
             "client": _signed_in(app, login_as, user)}
 
@@ -301,8 +301,8 @@ def test_ministry_errors_reach_enterprises_and_institutions_as_plain_chinese(app
     db.session.expire_all()
     assert "[Errno 111]" in db.session.get(Certificate, certificate.id).last_error  # for admins
 
-    viewers = [gen_user(security.ENTERPRISE, enterprise_id=enterprise.id),
-               gen_user(security.INSTITUTION, institution_id=institution.id),
+    viewers = [gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id),
+               gen_user(scope.INSTITUTION, institution_id=institution.id),
                gen_regulator("330100")]
     for user in viewers:
         client = _signed_in(app, login_as, user)
@@ -311,7 +311,7 @@ def test_ministry_errors_reach_enterprises_and_institutions_as_plain_chinese(app
             text = visible_text(page.get_data(as_text=True))
             assert "推送失败，系统将自动重试" in text
             assert "Errno" not in text and "Connection refused" not in text
-    admin = _signed_in(app, login_as, gen_user(security.ADMIN))
+    admin = _signed_in(app, login_as, gen_user(scope.ADMIN))
     assert "[Errno 111]" in admin.get(path("CertificateView.list")).get_data(as_text=True)
 
 

@@ -9,7 +9,7 @@ from flask_babel import gettext
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, insert, select, update
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import NotFound, certificates, scores
 from models.assessment import Score, ScoreReport
@@ -37,7 +37,7 @@ def exam(app):
     plan = gen_finished_plan(institution)
     trainees = gen_paid_trainees(plan, 3)
     assessment = gen_held_assessment(plan)
-    user = gen_user(security.INSTITUTION, institution_id=institution.id)
+    user = gen_user(scope.INSTITUTION, institution_id=institution.id)
     return SimpleNamespace(institution=institution, plan=plan, trainees=trainees,
                            assessment=assessment, user=user)
 
@@ -156,7 +156,7 @@ def test_pass_marks_come_from_the_assessment_plan(app):
     plan = gen_finished_plan(institution)
     trainee = gen_paid_trainees(plan, 1)[0]
     assessment = gen_held_assessment(plan, theory_pass=70, practical_pass=50)
-    user = gen_user(security.INSTITUTION, institution_id=institution.id)
+    user = gen_user(scope.INSTITUTION, institution_id=institution.id)
     data = sheet_bytes([(*person(trainee), 70, 50)])
     assert scores.import_scores(assessment.id, user, data, "x.xlsx").ok
     assert db.session.scalars(select(Score.passed)).one() is True
@@ -374,7 +374,7 @@ def test_after_a_return_a_new_import_replaces_the_scores(exam):
 
 
 def test_another_institution_gets_not_found(exam):
-    stranger = gen_user(security.INSTITUTION, institution_id=gen_institution().id)
+    stranger = gen_user(scope.INSTITUTION, institution_id=gen_institution().id)
     with pytest.raises(NotFound):
         do_import(exam, filled(exam.assessment), user=stranger)
     assert stored() == (0, 0)

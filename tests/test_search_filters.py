@@ -2,7 +2,7 @@
 order list must not name every other enterprise or every plan."""
 import json
 
-from app import security
+from app import scope
 from models.states import PlanState
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_user
 from tests.helpers import path
@@ -16,7 +16,7 @@ def test_the_order_filters_name_only_what_the_enterprise_may_see(app, login_as):
     gen_order(other, gen_plan(gen_institution(name="别家培训机构"),
                               review_state=PlanState.DRAFT.value), 1)
     client = app.test_client()
-    login_as(client, gen_user(security.ENTERPRISE, enterprise_id=mine.id))
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=mine.id))
     page = client.get(path("OrderView.list")).get_data(as_text=True)
     assert _named(page, "本企业建设有限公司")
     assert not _named(page, "别家建设有限公司")  # not even in the filter's dropdown

@@ -4,8 +4,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
-from app.services import clock, sms_codes
+from app.services import sms_codes
 from models.accounts import SmsCode, SmsMessage
 from tests.accounts_helpers import last_code
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app, security
+from app import create_app, scope
 from app.config_loader import ConfigError
 from app.extensions import db
 from app.integrations import sms
@@ -167,7 +167,7 @@ def class_(app, provider, login_as):
     for i, trainee in enumerate(trainees):
         trainee.mobile = f"1390000000{i}"
     db.session.commit()
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     client = app.test_client()
     login_as(client, user)
     return {"plan": plan, "trainees": trainees, "user": user, "client": client}
@@ -344,7 +344,7 @@ def test_receipts_arriving_late_are_recorded_and_shown(app, class_, provider, lo
 # Contact SMS of in-app messages -------------------------------------------------------------
 
 def test_an_enterprise_contact_hears_through_the_provider(app, provider):
-    reviewer = gen_regulator("330000", security.PROVINCE_REGULATOR)
+    reviewer = gen_regulator("330000", scope.PROVINCE_REGULATOR)
     enterprise = gen_enterprise(review_state="pending", contact_mobile="13711112222",
                                 reviewing_authority_id=reviewer.authority_id)
     enterprises.reject(enterprise.id, reviewer, "营业执照不清晰")

@@ -2,7 +2,7 @@
 revalidate thirty files; a changed file gets a new URL."""
 import re
 
-from app import security
+from app import scope
 from tests.factories import gen_enterprise, gen_user
 
 ASSET = re.compile(r'(?:href|src)="(/static/[^"]+\.(?:css|js))(?:\?v=([0-9a-f]+))?"')
@@ -25,7 +25,7 @@ def test_every_style_sheet_and_script_of_a_page_has_a_versioned_url(client):
 def test_a_versioned_asset_is_cached_for_a_year_and_unversioned_revalidated(app, login_as):
     client = app.test_client()
     enterprise = gen_enterprise()
-    login_as(client, gen_user(security.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id))
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise.uscc, enterprise_id=enterprise.id))
     assets = _assets(client, "/")  # a signed-in page: pages themselves are never stored
     assert len(assets) >= 10
     for url, version in assets:

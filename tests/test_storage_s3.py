@@ -12,7 +12,7 @@ from flask import Flask
 from PIL import Image
 from sqlalchemy import select
 
-from app import create_app, security
+from app import create_app, scope
 from app.config_loader import ConfigError
 from app.extensions import db
 from app.integrations.storage import (
@@ -216,7 +216,7 @@ def test_trainee_photo_is_uploaded_to_s3_and_served_from_it(app_s3):
     plan = gen_plan(gen_institution("330100"), enrol_start=dt.datetime(2026, 11, 20),
                     enrol_end=dt.datetime(2026, 12, 10))
     enterprise = gen_enterprise("330100")
-    client = _sign_in(app, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    client = _sign_in(app, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     client.post(f"/enrol/{plan.id}/roster",
                 data={"roster": (io.BytesIO(roster_bytes([row(姓名="甲一", 身份证号码=id_number())])),
                                  "r.xlsx")},

@@ -7,9 +7,10 @@ from pypdf import PdfReader
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from app import clock
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import clock, documents, tickets
+from app.services import documents, tickets
 from app.services.codes import mask_id_number
 from app.services.documents import cjk_font, qr_drawing
 from models.assessment import AdmissionTicket

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import trainees
 from app.services.trainees import Search
@@ -49,7 +49,7 @@ def world(app):
         enrolment.person.id_number = number[:17] + id_check_digit(number[:17])
         enrolment.mobile = mobile
     db.session.commit()
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     return {"enterprise": enterprise, "plan": plan, "people": people, "user": user}
 
 
@@ -82,8 +82,8 @@ def test_only_the_users_scope_is_searched(world):
     assert len(_names(Search(), world["user"])) == 3
     assert len(_names(Search(), gen_regulator("330100"))) == 3
     assert len(_names(Search(), gen_regulator("330200"))) == 2
-    assert len(_names(Search(), gen_regulator("330000", security.PROVINCE_REGULATOR))) == 5
-    someone = gen_user(security.ENTERPRISE, enterprise_id=other.id)
+    assert len(_names(Search(), gen_regulator("330000", scope.PROVINCE_REGULATOR))) == 5
+    someone = gen_user(scope.ENTERPRISE, enterprise_id=other.id)
     assert len(_names(Search(q="张三"), someone)) == 0
 
 
@@ -205,7 +205,7 @@ def test_the_detail_page_sections_and_access(app, world, login_as):
     assert enterprise.name in page
 
     stranger = app.test_client()
-    login_as(stranger, gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id))
+    login_as(stranger, gen_user(scope.ENTERPRISE, enterprise_id=gen_enterprise().id))
     assert stranger.get(path("TraineeView.detail", enrolment_id=enrolment.id)).status_code == 404
     ningbo = app.test_client()
     login_as(ningbo, gen_regulator("330200"))
@@ -216,7 +216,7 @@ def test_the_detail_page_sections_and_access(app, world, login_as):
                                                  enrolment_id=enrolment.id)).get_data(
         as_text=True)
     institution = app.test_client()
-    login_as(institution, gen_user(security.INSTITUTION, institution_id=plan.institution_id))
+    login_as(institution, gen_user(scope.INSTITUTION, institution_id=plan.institution_id))
     seen = institution.get(path("TraineeView.detail", enrolment_id=enrolment.id)).get_data(
         as_text=True)
     assert person.name in seen and person.id_number in seen  # the plan's institution: whole

@@ -15,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 from PIL import Image
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.integrations.storage import storage
 from app.services import images, scores, workbooks
@@ -84,7 +84,7 @@ def enrolling(app, login_as):
     plan = gen_plan(gen_institution(), enrol_start=NOW - dt.timedelta(days=8),
                     enrol_end=NOW + dt.timedelta(days=12))
     enterprise = gen_enterprise()
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     return {"plan": plan, "enterprise": enterprise, "user": user,
             "trainees": gen_trainees(enterprise, plan, 2, photos=False),
             "client": _signed_in(app, login_as, user)}
@@ -297,7 +297,7 @@ def exam(app, login_as):
     gen_paid_trainees(plan, 2)
     assessment = gen_assessment(plan, exam_start=NOW - dt.timedelta(days=2, hours=3),
                                 exam_end=NOW - dt.timedelta(days=2))
-    user = gen_user(security.INSTITUTION, institution_id=institution.id)
+    user = gen_user(scope.INSTITUTION, institution_id=institution.id)
     return {"assessment": assessment, "institution": institution, "user": user,
             "client": _signed_in(app, login_as, user)}
 
@@ -355,8 +355,8 @@ def test_a_marked_workbook_is_served_to_its_owner_only(app, enrolling, exam, log
     scores_url = f"/assessments/score-errors/{assessment.id}.xlsx"
     assert enrolling["client"].get(roster_url).status_code == 200
     assert exam["client"].get(scores_url).status_code == 200
-    colleague = gen_user(security.ENTERPRISE, enterprise_id=enrolling["enterprise"].id)
-    other_institution = gen_user(security.INSTITUTION, institution_id=exam["institution"].id)
+    colleague = gen_user(scope.ENTERPRISE, enterprise_id=enrolling["enterprise"].id)
+    other_institution = gen_user(scope.INSTITUTION, institution_id=exam["institution"].id)
     assert _signed_in(app, login_as, colleague).get(roster_url).status_code == 404
     assert _signed_in(app, login_as, other_institution).get(scores_url).status_code == 404
 

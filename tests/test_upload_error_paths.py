@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.integrations.storage import storage
 from app.services import scores
@@ -68,7 +68,7 @@ def exam(app, login_as):
     trainees = gen_paid_trainees(plan, 3)
     assessment = gen_assessment(plan, exam_start=NOW - dt.timedelta(days=2, hours=3),
                                 exam_end=NOW - dt.timedelta(days=2))
-    user = gen_user(security.INSTITUTION, institution_id=institution.id)
+    user = gen_user(scope.INSTITUTION, institution_id=institution.id)
     return {"assessment": assessment, "trainees": trainees, "user": user,
             "client": _signed_in(app, login_as, user)}
 
@@ -132,7 +132,7 @@ def enrolling(app, login_as):
                     enrol_end=NOW + dt.timedelta(days=12))
     enterprise = gen_enterprise()
     trainees = gen_trainees(enterprise, plan, 3, photos=False)
-    user = gen_user(security.ENTERPRISE, enterprise_id=enterprise.id)
+    user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
     return {"plan": plan, "trainees": trainees, "user": user,
             "client": _signed_in(app, login_as, user)}
 
@@ -304,7 +304,7 @@ def test_a_refused_document_on_the_enterprise_page_keeps_the_old_one(app, login_
     give_documents(enterprise)
     before_files = _files()
     before = (enterprise.licence_file, enterprise.commitment_file, enterprise.qualification_file)
-    client = _signed_in(app, login_as, gen_user(security.ENTERPRISE, enterprise_id=enterprise.id))
+    client = _signed_in(app, login_as, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
     page = _page(client.post("/my/enterprise/edit", data={
         "contact_person": "李明", "address": "杭州", "region_code": "330100",
         "contact_mobile": enterprise.contact_mobile,

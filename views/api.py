@@ -6,7 +6,7 @@ text or a mobile number); its page size is capped by FAB_API_MAX_PAGE_SIZE (100)
 from flask_appbuilder import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
-from app.security import ROW_SCOPE
+from app.scope import ROW_SCOPE
 from models.organisation import Enterprise
 from models.training import TrainingPlan
 

@@ -2,7 +2,7 @@
 成绩报审 (institution imports, city authority reviews), 培训证书 (everyone in scope reads)."""
 import io
 
-from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask import flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -10,10 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from app.integrations.storage import send_stored
-from app.security import ROW_SCOPE, get_scoped
+from app.scope import ROW_SCOPE, get_scoped
 from app.services import (
-    DomainError,
     assessments,
     certificate_push,
     certificates,
@@ -24,6 +22,7 @@ from app.services import (
 from models.assessment import AssessmentPlan, Certificate, ScoreReport
 from models.training import TrainingPlan
 from views.base import EagerInterface, JianpeiModelView
+from views.files import send_stored
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -109,11 +108,9 @@ class AssessmentPlanView(JianpeiModelView):
     @expose("/new/<int:plan_id>", methods=["GET", "POST"])
     @has_access
     def create_for(self, plan_id):
-        try:
-            plan = assessments.finished_plan(plan_id, g.user)
-            existing = assessments.assessment_of(plan.id)
-        except DomainError as error:
-            return self._refused(error, url_for("TrainingPlanView.show", pk=plan_id))
+        # Not the institution's plan (404) or training not ended (flashed): app/errors.py.
+        plan = assessments.finished_plan(plan_id, g.user)
+        existing = assessments.assessment_of(plan.id)
         if existing:
             return redirect(url_for(".show", pk=existing.id))
         form = AssessmentForm()
@@ -122,8 +119,9 @@ class AssessmentPlanView(JianpeiModelView):
             return self._form_page(form, plan, title)
         try:
             assessment, errors = assessments.create(plan_id, g.user, form.data)
-        except DomainError as error:
-            return self._refused(error, url_for("TrainingPlanView.show", pk=plan_id))
+        except assessments.InvalidState as error:  # e.g. made meanwhile in another tab
+            flash(str(error), "danger")
+            return redirect(url_for("TrainingPlanView.show", pk=plan_id))
         if errors:
             return self._form_page(form, plan, title, errors)
         flash(gettext("Saved. Report it (上报) when it is ready for the authority."), "success")
@@ -132,18 +130,16 @@ class AssessmentPlanView(JianpeiModelView):
     @expose("/change/<int:pk>", methods=["GET", "POST"])
     @has_access
     def change(self, pk):
-        try:
-            assessment = assessments.own_assessment(pk, g.user)
-        except DomainError:
-            abort(404)
+        assessment = assessments.own_assessment(pk, g.user)
         form = AssessmentForm(obj=assessment)
         title = gettext("Edit assessment plan")
         if not form.validate_on_submit():
             return self._form_page(form, assessment.plan, title)
         try:
             errors = assessments.update_values(pk, g.user, form.data)
-        except DomainError as error:
-            return self._refused(error, url_for(".show", pk=pk))
+        except assessments.InvalidState as error:  # reported meanwhile: the form is no use now
+            flash(str(error), "danger")
+            return redirect(url_for(".show", pk=pk))
         if errors:
             return self._form_page(form, assessment.plan, title, errors)
         flash(gettext("Saved."), "success")
@@ -170,10 +166,7 @@ class AssessmentPlanView(JianpeiModelView):
     @expose("/scores-template/<int:pk>.xlsx")
     @has_access
     def scores_template(self, pk):
-        try:
-            assessment = assessments.own_assessment(pk, g.user)
-        except DomainError:
-            abort(404)
+        assessment = assessments.own_assessment(pk, g.user)
         return send_file(io.BytesIO(scores.template(assessment)), as_attachment=True,
                          download_name=f"成绩导入表-{assessment.id}.xlsx", mimetype=XLSX)
 
@@ -187,9 +180,7 @@ class AssessmentPlanView(JianpeiModelView):
         data = file.read()
         try:
             report = scores.import_scores(pk, g.user, data, file.filename)
-        except DomainError as error:
-            if isinstance(error, assessments.NotFound):
-                abort(404)
+        except scores.ScoresRefused as error:  # not the institution's: app/errors.py
             flash(str(error), "danger")
             return redirect(url_for(".show", pk=pk))
         if report.ok:
@@ -213,14 +204,6 @@ class AssessmentPlanView(JianpeiModelView):
         kept = error_workbooks.find(g.user.id, error_workbooks.SCORES, pk)
         return send_stored(kept and kept.storage_key, download_name="成绩导入表-错误标注.xlsx",
                            as_attachment=True)
-
-
-    @staticmethod
-    def _refused(error, back):
-        if isinstance(error, assessments.NotFound):
-            abort(404)
-        flash(str(error), "danger")
-        return redirect(back)
 
 
 SCORE_LABELS = {

@@ -1,7 +1,7 @@
 """The audit log for regulators, within their scope (Admin also has it in /console)."""
 from flask_babel import lazy_gettext as _l
 
-from app.security import ROLE_LABELS, ROW_SCOPE
+from app.scope import ROLE_LABELS, ROW_SCOPE
 from models.audit import ACTION_LABELS, OBJECT_TYPE_LABELS, AuditLog
 from views.base import EagerInterface, JianpeiModelView
 

@@ -121,7 +121,7 @@ class JianpeiModelView(FormattedViewMixin, ModelView):
     """
 
     def _init_forms(self):
-        from app.security import ROW_SCOPE
+        from app.scope import ROW_SCOPE
 
         scoped = dict(self.search_form_query_rel_fields or {})
         for column in self.search_columns:
@@ -151,7 +151,7 @@ class JianpeiModelView(FormattedViewMixin, ModelView):
     def _act(self, pk, action, done):
         """Run a state change on a row of this view in the user's scope (else 404), flash the
         outcome (a refusal's own message; `done`, or `done(result)`) and go back to the row."""
-        from app.security import get_scoped
+        from app.scope import get_scoped
         from app.services import DomainError
 
         get_scoped(self.datamodel.obj, pk)

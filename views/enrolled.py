@@ -2,11 +2,11 @@
 scores, certificates — and downloads their admission tickets (准考证)."""
 import io
 
-from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask import flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 
-from app.services import DomainError, notifications, progress, tickets
+from app.services import notifications, progress, tickets
 
 
 class EnrolledView(BaseView):
@@ -26,10 +26,7 @@ class EnrolledView(BaseView):
     @expose("/<int:plan_id>/")
     @has_access
     def plan(self, plan_id):
-        try:
-            entry = progress.plan_of(plan_id, g.user.enterprise_id or 0)
-        except DomainError:
-            abort(404)
+        entry = progress.plan_of(plan_id, g.user.enterprise_id or 0)
         trainees = progress.trainees_of(plan_id, g.user.enterprise_id)
         return self.render_template(
             "enrolled/plan.html", entry=entry, trainees=trainees,
@@ -38,19 +35,13 @@ class EnrolledView(BaseView):
     @expose("/ticket/<int:enrolment_id>.pdf")
     @has_access
     def ticket(self, enrolment_id):
-        try:
-            ticket = progress.ticket_for(enrolment_id, g.user)
-        except DomainError:
-            abort(404)
+        ticket = progress.ticket_for(enrolment_id, g.user)
         return self._pdf(tickets.tickets_pdf([ticket]), tickets.ticket_filename(ticket))
 
     @expose("/<int:plan_id>/tickets.pdf")
     @has_access
     def plan_tickets(self, plan_id):
-        try:
-            found = progress.tickets_for(plan_id, g.user)
-        except DomainError:
-            abort(404)
+        found = progress.tickets_for(plan_id, g.user)
         return self._pdf(tickets.tickets_pdf(found),
                          tickets.plan_tickets_filename(found[0].assessment))
 
@@ -62,9 +53,7 @@ class EnrolledView(BaseView):
         kind = request.form.get("kind", "")
         try:
             items = notifications.preview(g.user, ids, kind)
-        except DomainError as error:
-            if isinstance(error, notifications.NotFound):
-                abort(404)
+        except notifications.NoticeRefused as error:  # not the enterprise's: app/errors.py
             flash(str(error), "warning")
             return redirect(url_for(".plan", plan_id=plan_id))
         return self.render_template("enrolled/notify.html", plan_id=plan_id, items=items,
@@ -81,9 +70,7 @@ class EnrolledView(BaseView):
         except notifications.NeedsConfirmation as error:
             flash(str(error), "warning")
             return self.notify_preview(plan_id, needs_confirmation=error.names)
-        except DomainError as error:
-            if isinstance(error, notifications.NotFound):
-                abort(404)
+        except notifications.NoticeRefused as error:
             flash(str(error), "danger")
             return redirect(url_for(".plan", plan_id=plan_id))
         flash(gettext("%(n)s notices are on their way; their delivery shows on each trainee's "

@@ -3,12 +3,12 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 
-from app.integrations.storage import send_jpeg, send_stored
-from app.security import get_scoped
+from app.scope import get_scoped
 from app.services import DomainError, enrolment, error_workbooks, photos, workbooks
 from app.services.dictionaries import active_values
 from app.services.roster import DICTIONARY_COLUMNS, REQUIRED
 from models.enrolment import Enrolment
+from views.files import send_jpeg, send_stored
 
 
 def choices() -> dict[str, list[str]]:
@@ -28,11 +28,9 @@ class EnrolmentView(BaseView):
     def _plan(self, plan_id):
         try:
             return enrolment.enrolling_plan(plan_id, g.user)
-        except DomainError as error:
-            if isinstance(error, enrolment.EnrolmentRefused):
-                flash(str(error), "warning")
-                return None
-            abort(404)
+        except enrolment.EnrolmentRefused as error:  # not one it may see: app/errors.py (404)
+            flash(str(error), "warning")
+            return None
 
     @expose("/<int:plan_id>/")
     @has_access
@@ -130,10 +128,7 @@ class EnrolmentView(BaseView):
     @expose("/edit/<int:enrolment_id>", methods=["GET", "POST"])
     @has_access
     def edit(self, enrolment_id):
-        try:
-            trainee = enrolment.own_live_enrolment(enrolment_id, g.user)
-        except DomainError:
-            abort(404)
+        trainee = enrolment.own_live_enrolment(enrolment_id, g.user)
         errors = []
         if request.method == "POST":
             values = {header: request.form.get(header, "") for header in enrolment.EDITABLE}

@@ -3,8 +3,9 @@ from flask import redirect
 from flask_appbuilder import IndexView, expose
 from flask_login import current_user
 
-from app import security
+from app import scope
 from app.services import dashboard
+from views.links import page_url
 
 
 class HomeView(IndexView):
@@ -19,5 +20,6 @@ class HomeView(IndexView):
             cards=dashboard.cards(current_user),
             actions=dashboard.actions(current_user),
             charts=dashboard.charts(current_user),
-            role=security.primary_role(current_user),
+            role=scope.primary_role(current_user),
+            page_url=page_url,
         )

@@ -4,6 +4,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_login import current_user
 
 from app.services import notifications
+from views.links import message_url
 
 
 class MessageView(BaseView):
@@ -15,7 +16,8 @@ class MessageView(BaseView):
     @expose("/")
     @has_access
     def inbox(self):
-        return self.render_template("messages.html", messages=notifications.inbox(g.user))
+        return self.render_template("messages.html", messages=notifications.inbox(g.user),
+                                    message_url=message_url)
 
     @expose("/read", methods=["POST"])
     @has_access

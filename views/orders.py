@@ -5,13 +5,15 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, request, se
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
 from app.extensions import csrf
 from app.integrations.alipay import GatewayError
-from app.security import ROW_SCOPE, get_scoped
+from app.scope import ROW_SCOPE, get_scoped
 from app.services import DomainError, orders
-from models.orders import Order
+from models.orders import Order, OrderStatus
+from models.states import OrderState
 from models.training import TrainingPlan
 from views.base import EagerInterface, JianpeiModelView
 
@@ -22,7 +24,7 @@ ORDER_LABELS = {
     "trainees": _l("Trainees"),
     "fee": _l("Fee per trainee (yuan)"),
     "amount": _l("Amount (yuan)"),
-    "status_html": _l("State"),
+    "status": _l("State"),
     "state": _l("State"),
     "created_at": _l("Created"),
     "expires_at": _l("Pay before"),
@@ -31,8 +33,33 @@ ORDER_LABELS = {
     "refund_state": _l("Refund"),
     "refund_label": _l("Refund"),
     "refund_reason": _l("Refund reason"),
-    "invoice_html": _l("E-invoice"),
+    "invoice": _l("E-invoice"),
 }
+
+STATE_STYLE = {OrderState.PENDING: "primary", OrderState.PAID: "success",
+               OrderState.EXPIRED: "default", OrderState.CLOSED: "default"}
+
+
+def status_html(status: OrderStatus) -> Markup:
+    """An order's state as a label; a pending one counts down (orders/_countdown.html), a
+    refund shows beside it."""
+    html = Markup('<span class="label label-{}">{}</span>').format(
+        STATE_STYLE[status.state], status.state.label)
+    if status.state is OrderState.PENDING:
+        left = status.seconds_left
+        html += Markup(' <span class="order-countdown" data-seconds="{}">{}:{:02d}</span>')\
+            .format(left, left // 60, left % 60)
+    if status.refund_label:
+        html += Markup(' <span class="label label-warning">{}</span>').format(status.refund_label)
+    return html
+
+
+def invoice_link(invoice) -> Markup:
+    """An order's e-invoice number, linking to its download; blank before it is issued."""
+    if invoice is None:
+        return Markup("")
+    href = url_for("OrderView.invoice", pk=invoice.order_id)
+    return Markup('<a href="{}">{}</a>').format(href, invoice.number)
 
 
 class OrderView(JianpeiModelView):
@@ -49,11 +76,12 @@ class OrderView(JianpeiModelView):
     list_title = _l("Orders")
     show_title = _l("Order details")
     label_columns = ORDER_LABELS
-    list_columns = ["out_trade_no", "plan", "enterprise", "trainees", "amount", "status_html",
-                    "created_at", "paid_at", "invoice_html"]
+    list_columns = ["out_trade_no", "plan", "enterprise", "trainees", "amount", "status",
+                    "created_at", "paid_at", "invoice"]
     show_columns = ["out_trade_no", "plan", "enterprise", "trainees", "fee", "amount",
-                    "status_html", "created_at", "expires_at", "paid_at", "trade_no",
-                    "refund_reason", "invoice_html"]
+                    "status", "created_at", "expires_at", "paid_at", "trade_no",
+                    "refund_reason", "invoice"]
+    formatters_columns = {"status": status_html, "invoice": invoice_link}
     search_columns = ["out_trade_no", "enterprise", "plan", "state", "refund_state", "created_at",
                       "paid_at"]
     base_order = ("created_at", "desc")
@@ -88,37 +116,25 @@ class OrderView(JianpeiModelView):
     @expose("/pay/<int:pk>", methods=["POST"])
     @has_access
     def pay(self, pk):
-        try:
-            url = orders.payment_url(pk, g.user, url_for(".paid_return", pk=pk, _external=True))
-        except DomainError as error:
-            if isinstance(error, orders.NotFound):
-                abort(404)
-            flash(str(error), "danger")
-            return redirect(url_for(".show", pk=pk))
-        return redirect(url)
+        # Not the enterprise's: 404; no longer payable: flashed on the page it came from
+        # (app/errors.py answers every refusal a view does not catch).
+        return redirect(orders.payment_url(pk, g.user,
+                                           url_for(".paid_return", pk=pk, _external=True)))
 
     @expose("/cancel/<int:pk>", methods=["POST"])
     @has_access
     def cancel(self, pk):
-        try:
-            orders.cancel_order(pk, g.user)
-        except DomainError as error:
-            if isinstance(error, orders.NotFound):
-                abort(404)
-            flash(str(error), "danger")
-        else:
-            flash(gettext("The order is cancelled and its seats are released."), "success")
+        orders.cancel_order(pk, g.user)  # a refusal: app/errors.py
+        flash(gettext("The order is cancelled and its seats are released."), "success")
         return redirect(url_for(".show", pk=pk))
 
     @expose("/return/<int:pk>")
     @has_access
     def paid_return(self, pk):
         """Alipay sends the browser back here; only the notification or a query marks paid."""
+        order = orders.own_order(pk, g.user)
         try:
-            order = orders.own_order(pk, g.user)
             order = orders.refresh_from_gateway(order.id)
-        except DomainError:
-            abort(404)
         except GatewayError:
             order = orders.own_order(pk, g.user)
         if order.state == "paid":

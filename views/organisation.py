@@ -2,11 +2,11 @@
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
 
-from app.integrations.storage import send_jpeg
-from app.security import ROW_SCOPE, get_scoped
+from app.scope import ROW_SCOPE, get_scoped
 from app.services.enterprises import DOCUMENT_COLUMNS
 from models.organisation import Enterprise, Institution
 from views.base import EagerInterface, JianpeiModelView
+from views.files import send_jpeg
 
 ENTERPRISE_LABELS = {
     "uscc": _l("Unified social credit code"),

@@ -7,7 +7,7 @@ from flask import abort, current_app, g, redirect, request, session
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import refresh
 
-from app import security
+from app import scope
 
 LANGUAGE_PATH = "/lang/"  # Flask-AppBuilder's language switch (LocaleView)
 
@@ -24,9 +24,9 @@ class ProfileView(BaseView):
     @has_access
     def show(self):
         user = g.user
-        role = security.primary_role(user)
+        role = scope.primary_role(user)
         return self.render_template("profile.html", user=user, role=role,
-                                    role_label=security.ROLE_LABELS[role],
+                                    role_label=scope.ROLE_LABELS[role],
                                     enterprise=user.enterprise, institution=user.institution,
                                     authority=user.authority)
 

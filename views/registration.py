@@ -19,8 +19,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.extensions import db
-from app.services import DomainError, documents, enterprises, sms_codes
+from app.services import DomainError, documents, enterprises, sms_codes, sms_templates
 from app.services import uploads as staged
+from app.services.licence import LICENCE_FIELDS
 from app.services.licence import problem_message as licence_problem
 from models.reference import PROVINCE_CODE, Region
 
@@ -81,8 +82,9 @@ def send_code_response(purpose: str):
         sms_codes.send_code(request.form.get("mobile", ""), purpose)
     except DomainError as error:
         return jsonify(ok=False, error=str(error)), 400
-    return jsonify(ok=True, message=gettext("The verification code has been sent; it is valid "
-                                            "for 5 minutes."))
+    return jsonify(ok=True, message=gettext(
+        "The verification code has been sent; it is valid for %(minutes)s minutes.",
+        minutes=sms_templates.CODE_LIFETIME_MINUTES))
 
 
 class RegisterView(BaseView):
@@ -139,12 +141,10 @@ class RegisterView(BaseView):
         uploads = {slot: staged.find(getattr(form, f"{slot}_token").data, slot)
                    for slot in staged.SLOTS}
         reading = staged.ocr_reading(uploads[staged.LICENCE])
-        typed = {name: getattr(form, name).data for name in
-                 ("uscc", "name", "enterprise_type", "legal_representative",
-                  "registered_capital", "established", "address")}
+        typed = {field.name: getattr(form, field.name).data for field in LICENCE_FIELDS}
         return self.render_template(
             "register.html", form=form, uploads=uploads, upload_errors=upload_errors,
-            reading=reading, reading_problem=licence_problem(reading),
+            reading=reading, licence_fields=LICENCE_FIELDS, reading_problem=licence_problem(reading),
             reading_pending=staged.reading_pending(uploads[staged.LICENCE]),
             differences=enterprises.reading_differences(typed, reading),
             slots=staged.SLOTS, max_mb=current_app.config["DOCUMENT_MAX_BYTES"] // 1024 // 1024)
@@ -168,13 +168,12 @@ class RegisterView(BaseView):
     def _fill_from_reading(form, reading) -> None:
         if not reading:
             return
-        for ours, theirs in (("uscc", "uscc"), ("name", "name"), ("enterprise_type", "type"),
-                             ("legal_representative", "legal_representative"),
-                             ("registered_capital", "registered_capital"), ("address", "address")):
-            if reading.get(theirs) and not getattr(form, ours).data:
-                getattr(form, ours).data = reading[theirs]
-        if reading.get("established") and not form.established.data:
-            form.established.data = dt.date.fromisoformat(reading["established"])
+        for field in LICENCE_FIELDS:
+            value = reading.get(field.key)
+            if value and not getattr(form, field.name).data:
+                if field.name == "established":  # read as an ISO date, typed as a date
+                    value = dt.date.fromisoformat(value)
+                getattr(form, field.name).data = value
         if reading.get("region") and not form.region_code.data and any(
                 code == reading["region"] for code, _ in form.region_code.choices):
             form.region_code.data = reading["region"]  # 省属 stays the user's choice

@@ -4,8 +4,9 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 
 from app.extensions import db
-from app.security import get_scoped
+from app.scope import get_scoped
 from app.services import DomainError, enterprises
+from app.services.licence import LICENCE_FIELDS
 from models.organisation import Enterprise
 from models.states import ReviewState
 
@@ -28,11 +29,10 @@ class EnterpriseReviewView(BaseView):
     def detail(self, pk: int):
         enterprise = get_scoped(Enterprise, pk)
         reading = enterprises.licence_reading(enterprise)
-        typed = {name: getattr(enterprise, name) for name in
-                 ("uscc", "name", "enterprise_type", "legal_representative",
-                  "registered_capital", "established", "address")}
+        typed = {field.name: getattr(enterprise, field.name) for field in LICENCE_FIELDS}
         return self.render_template(
             "review/detail.html", enterprise=enterprise, reading=reading,
+            licence_fields=LICENCE_FIELDS,
             differences=enterprises.reading_differences(typed, reading),
             can_decide=(enterprise.review_state == ReviewState.PENDING.value
                         and enterprise.reviewing_authority_id == g.user.authority_id))

@@ -8,13 +8,14 @@ from flask_babel import gettext
 
 from app.extensions import db
 from app.integrations.storage import storage
-from app.security import scoped_select
-from app.services import DomainError, NotFound, exports, people, trainees
+from app.scope import scoped_select
+from app.services import exports, people, trainees
 from app.services.dictionaries import active_values
 from models.reference import Occupation
 from models.states import AssessmentState, CertificateState, PlanPhase, ScoreState
 from models.training import TrainingPlan
 from views.base import MAX_ID, MAX_PAGE, check_numbers
+from views.orders import status_html
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The search form's numbers; anything else in them is a malformed request (400), not a 500.
@@ -76,27 +77,19 @@ class TraineeView(BaseView):
     @expose("/<int:enrolment_id>")
     @has_access
     def detail(self, enrolment_id):
-        try:
-            found = trainees.detail(enrolment_id, g.user)
-        except DomainError:
-            abort(404)
+        found = trainees.detail(enrolment_id, g.user)
         may_correct = self.appbuilder.sm.has_access("can_correct_name", "TraineeView")
         return self.render_template("trainees/detail.html", d=found, styles=STYLES,
-                                    may_correct_name=may_correct)
+                                    may_correct_name=may_correct, order_status=status_html)
 
     @expose("/<int:enrolment_id>/name", methods=["POST"])
     @has_access
     def correct_name(self, enrolment_id):
-        """A regulator corrects the registered name of a trainee in its scope."""
-        try:
-            people.correct_name(enrolment_id, g.user, request.form.get("name", "")[:64],
-                                request.form.get("reason", "")[:1000])
-        except NotFound:
-            abort(404)
-        except DomainError as error:
-            flash(str(error), "danger")
-        else:
-            flash(gettext("The registered name was corrected."), "success")
+        """A regulator corrects the registered name of a trainee in its scope (a refusal, or a
+        trainee outside it: app/errors.py)."""
+        people.correct_name(enrolment_id, g.user, request.form.get("name", "")[:64],
+                            request.form.get("reason", "")[:1000])
+        flash(gettext("The registered name was corrected."), "success")
         return redirect(url_for(".detail", enrolment_id=enrolment_id))
 
     @expose("/export", methods=["POST"])
@@ -112,10 +105,7 @@ class TraineeView(BaseView):
     @expose("/exports/<int:export_id>")
     @has_access
     def export_status(self, export_id):
-        try:
-            job = exports.own_export(export_id, g.user)
-        except DomainError:
-            abort(404)
+        job = exports.own_export(export_id, g.user)
         state = exports.progress(job)
         if request.args.get("format") == "json":
             state["download"] = url_for(".export_file", export_id=job.id) if state["done"] else None
@@ -125,10 +115,7 @@ class TraineeView(BaseView):
     @expose("/exports/<int:export_id>/报名人员.xlsx")
     @has_access
     def export_file(self, export_id):
-        try:
-            job = exports.own_export(export_id, g.user)
-        except DomainError:
-            abort(404)
+        job = exports.own_export(export_id, g.user)
         if job.state != "done" or not job.file_key or not storage().exists(job.file_key):
             abort(404)
         return send_file(storage().open(job.file_key), mimetype=XLSX, as_attachment=True,

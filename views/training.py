@@ -1,17 +1,18 @@
 """培训计划 for institutions (create, edit, submit), authorities (review) and everyone in scope;
 报名 for enterprises: the plans they can enrol in now, the roster template and photo rules."""
-from flask import flash, g, redirect, request, send_file, url_for
+from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.urltools import get_filter_args
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import DateTimeLocalField
 from wtforms.validators import InputRequired, Length
 
-from app.security import ROW_SCOPE, acting_user
-from app.services import assessments, plans, roster_template
+from app.scope import ROW_SCOPE, acting_user
+from app.services import DomainError, assessments, plans, roster_template
 from models.reference import PROVINCE_CODE
 from models.states import PlanPhase
 from models.training import TrainingPlan
@@ -96,29 +97,57 @@ class TrainingPlanView(JianpeiModelView):
         widgets["assessment"] = assessments.assessment_of(item.id)
         return widgets
 
-    def pre_add(self, item):
-        plans.prepare_new(item, g.user)
+    # Create and edit: Flask-AppBuilder checks the form; plans.create/update own the write.
+    def _add(self):
+        form = self._posted_form(self.add_form.refresh())
+        if form is None:  # a GET, or a form that does not pass its own checks: FAB shows it
+            return super()._add()
+        try:
+            plan = plans.create(g.user, _plan_values(form))
+        except DomainError as error:
+            flash(str(error), "danger")
+            return None
+        g.saved_plan_id = plan.id
+        flash(self.add_row_message, "success")
+        return None
 
-    def post_add(self, item):
-        g.saved_plan_id = item.id
+    def _edit(self, pk):
+        if request.method != "POST":
+            return super()._edit(pk)
+        if not self.datamodel.get(pk, self._base_filters):
+            abort(404)
+        form = self._posted_form(self.edit_form.refresh(request.form), pk=pk)
+        if form is None:
+            return super()._edit(pk)
+        try:
+            plan = plans.update(pk, g.user, _plan_values(form))
+        except DomainError as error:
+            flash(str(error), "danger")
+            return None
+        g.saved_plan_id = plan.id
+        flash(self.edit_row_message, "success")
+        if plan.review_state == "submitted":
+            flash(gettext("The approved terms changed, so the plan goes back to the authority "
+                          "for review."), "warning")
+        return None
+
+    def _posted_form(self, form, pk=None):
+        """The posted form once it passes its field checks; else None."""
+        if request.method != "POST":
+            return None
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        self._fill_form_exclude_cols(self._filters.get_relation_cols(), form)
+        if pk is not None:
+            form._id = pk  # as FAB does, for its unique-value checks
+        if not form.validate():
+            return None
+        self.process_form(form, pk is None)
+        return form
 
     def post_add_redirect(self):
         """A saved plan opens, where 提交审核 is; a refused one goes back to the form."""
         saved = g.pop("saved_plan_id", None)
         return redirect(url_for(".show", pk=saved) if saved else url_for(".add"))
-
-    def pre_update(self, item):
-        try:
-            plans.check_update(item, g.user)
-        except Exception:
-            self.datamodel.session.rollback()  # drop the form's values from the session
-            raise
-
-    def post_update(self, item):
-        g.saved_plan_id = item.id
-        if item.review_state == "submitted":
-            flash(gettext("The approved terms changed, so the plan goes back to the authority "
-                          "for review."), "warning")
 
     def post_edit_redirect(self):
         saved = g.pop("saved_plan_id", None)
@@ -142,6 +171,15 @@ class TrainingPlanView(JianpeiModelView):
         return self._act(pk, lambda: plans.reject(pk, g.user, request.form.get("reason")),
                          gettext("The plan is rejected; the institution sees your reason."))
 
+
+
+def _plan_values(form) -> dict:
+    """The form's fields as plans.FIELDS: related rows by id (the region by code)."""
+    values = {name: form[name].data for name in FORM_COLUMNS}
+    occupation, level, region = values.pop("occupation"), values.pop("level"), values.pop("region")
+    return {**values, "occupation_id": occupation.id if occupation else None,
+            "level_id": level.id if level else None,
+            "region_code": region.code if region else None}
 
 
 class OpenForEnrolmentFilter(BaseFilter):

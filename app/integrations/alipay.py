@@ -12,8 +12,8 @@ from alipay.exceptions import AliPayException, AliPayValidationError
 from Cryptodome.PublicKey import RSA
 from flask import Flask, current_app
 
+from app import clock
 from app.integrations import transport
-from app.services import clock
 
 log = logging.getLogger(__name__)
 

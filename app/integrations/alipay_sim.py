@@ -19,9 +19,9 @@ from Cryptodome.PublicKey import RSA
 from Cryptodome.Signature import PKCS1_v1_5
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
+from app import clock
 from app.extensions import db
 from app.integrations import alipay
-from app.services import clock
 from models.orders import SimulatedTrade
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from http.client import HTTPException
 from flask import Flask, current_app
 from flask_babel import gettext
 
+from app.i18n import N_
 from app.integrations import transport
-from app.services import N_
 
 log = logging.getLogger(__name__)
 Reply = transport.Reply

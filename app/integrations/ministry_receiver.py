@@ -19,8 +19,8 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.extensions import csrf, db
-from app.services import clock
 from models.assessment import MinistryReceipt
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,9 @@ from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
-from app.services import clock, sms_templates
+from app.services import sms_templates
 from app.services.codes import mask_mobile
 from models.accounts import SmsMessage
 

@@ -241,25 +241,7 @@ def storage() -> Storage:
     raise RuntimeError(f"STORAGE_BACKEND must be one of {BACKENDS}, not {backend!r}")
 
 
-def send_stored(key, download_name=None, as_attachment=False):
-    """A stored file as the response, or 404 if there is none.
-
-    Served with the content type of what we stored under the key (pictures are re-encoded
-    JPEGs); with the `nosniff` of every response (app/headers.py) no browser reads a picture
-    or a workbook as a page.
-    """
-    from flask import abort, send_file
-
-    if not key:
-        abort(404)
-    try:
-        stored = storage().open(key)  # one round trip to S3, not a HEAD and then a GET
-    except FileNotFoundError:
-        abort(404)
-    return send_file(stored, mimetype=CONTENT_TYPES[Path(key).suffix],
-                     download_name=download_name, as_attachment=as_attachment, max_age=0)
-
-
-def send_jpeg(key, download_name=None):
-    """A stored picture as the response, or 404 if there is none."""
-    return send_stored(key, download_name)
+def content_type(key: str) -> str:
+    """The content type of what is stored under `key` (by its suffix: .jpg, .pdf, .xlsx).
+    Views serve stored files (views/files.py)."""
+    return CONTENT_TYPES[Path(key).suffix]

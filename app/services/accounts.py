@@ -9,6 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.extensions import db
 from app.services import N_, DomainError, audit, sms_codes
 from app.services.codes import normalize_mobile, normalize_uscc
+from app.services.transaction import transactional
 from models.organisation import Enterprise
 from models.user import JianpeiUser
 
@@ -49,6 +50,7 @@ def send_reset_code(uscc: str, mobile: str) -> None:
         pass  # this phone's limit; saying so would tell a real pair from a wrong one
 
 
+@transactional
 def reset_password(uscc: str, mobile: str, code: str, password: str, confirm: str) -> None:
     """Set a new password after an SMS check; every session of the account ends."""
     check_new_password(password, confirm)
@@ -62,6 +64,7 @@ def reset_password(uscc: str, mobile: str, code: str, password: str, confirm: st
     _set(user, password, "account.reset_password")
 
 
+@transactional
 def change_password(user: Any, old: str, password: str, confirm: str) -> None:
     """The signed-in user's own change; other sessions of the account end."""
     if not check_password_hash(user.password or "", old or ""):
@@ -70,15 +73,16 @@ def change_password(user: Any, old: str, password: str, confirm: str) -> None:
     _set(user, password, "account.change_password")
 
 
+@transactional
 def set_password(user: Any, password: str) -> None:
     """An administrator's reset (Flask-AppBuilder's user list); every session of the account ends."""
     _set(user, password, "account.admin_reset_password")
 
 
+@transactional
 def sign_out(user: Any) -> None:
     """Logout ends every session and API token of the account on the server, not only a cookie."""
     _end_sessions(user)
-    db.session.commit()
 
 
 def check_new_password(password: str, confirm: str) -> None:
@@ -94,11 +98,10 @@ def _set(user: Any, password: str, action: str) -> None:
     user.password = generate_password_hash(password)
     _end_sessions(user)
     audit.record(action, user, region_code=user.enterprise.region_code if user.enterprise else None)
-    db.session.commit()
 
 
 def _end_sessions(user: Any) -> None:
-    """Sessions and tokens carry the session version they began at (app.security); bump it.
+    """Sessions and tokens carry the session version they began at (views/security.py); bump it.
 
     In SQL, so that two bumps at once both count.
     """

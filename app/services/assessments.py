@@ -9,10 +9,12 @@ from flask_babel import gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import security
+from app import clock
 from app.extensions import db
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, notifications
+from app.rules import is_city_regulator_of
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, notifications
 from app.services.plans import date_order, phase
+from app.services.transaction import transactional
 from models.assessment import AdmissionTicket, AssessmentPlan
 from models.enrolment import Enrolment
 from models.orders import Order
@@ -95,6 +97,7 @@ def finished_plan(plan_id: int, user: Any) -> TrainingPlan:
     return plan
 
 
+@transactional
 def create(plan_id: int, user: Any, values: dict[str, Any]) -> tuple[Optional[AssessmentPlan],
                                                                      list[FieldError]]:
     plan = finished_plan(plan_id, user)
@@ -109,14 +112,13 @@ def create(plan_id: int, user: Any, values: dict[str, Any]) -> tuple[Optional[As
     try:
         db.session.flush()
     except IntegrityError:  # made by a parallel request a moment ago
-        db.session.rollback()
         raise InvalidState(N_("This plan already has an assessment plan.")) from None
     audit.record("assessment.create", assessment, after=_snapshot(assessment),
                  region_code=plan.region_code)
-    db.session.commit()
     return assessment, []
 
 
+@transactional
 def update_values(assessment_id: int, user: Any, values: dict[str, Any]) -> list[FieldError]:
     assessment = own_assessment(assessment_id, user)
     if assessment.state not in EDITABLE_STATES:
@@ -129,10 +131,10 @@ def update_values(assessment_id: int, user: Any, values: dict[str, Any]) -> list
         setattr(assessment, key, value)
     audit.record("assessment.edit", assessment, before=before, after=_snapshot(assessment),
                  region_code=assessment.plan.region_code)
-    db.session.commit()
     return []
 
 
+@transactional
 def report(assessment_id: int, user: Any) -> AssessmentPlan:
     """上报: the city authority may now review it. Only paid trainees take the exam."""
     assessment = own_assessment(assessment_id, user)
@@ -145,18 +147,19 @@ def report(assessment_id: int, user: Any) -> AssessmentPlan:
                        "assessment.report")
 
 
+@transactional
 def approve(assessment_id: int, reviewer: Any) -> AssessmentPlan:
     """已审核: each paid trainee gets an admission ticket, in the same transaction."""
     assessment = reviewable(assessment_id, reviewer)
     assessment = _transition(assessment, (AssessmentState.REPORTED.value,),
-                             AssessmentState.APPROVED, None, "assessment.approve", commit=False)
+                             AssessmentState.APPROVED, None, "assessment.approve")
     _make_tickets(assessment)
     db.session.flush()
     notifications.tickets_available(assessment)
-    db.session.commit()
     return assessment
 
 
+@transactional
 def reject(assessment_id: int, reviewer: Any, reason: str) -> AssessmentPlan:
     reason = (reason or "").strip()
     if not reason:
@@ -178,9 +181,7 @@ def reviewable(assessment_id: int, reviewer: Any) -> AssessmentPlan:
     assessment = db.session.get(AssessmentPlan, assessment_id)
     if assessment is None:
         raise NotFound()
-    region = reviewer.authority.region_code if reviewer.authority else None
-    if security.primary_role(reviewer) != security.CITY_REGULATOR \
-            or assessment.plan.region_code != region:
+    if not is_city_regulator_of(reviewer, assessment.plan.region_code):
         raise Forbidden(N_("Assessment plans are reviewed by the city authority of the plan's "
                            "region."))
     if assessment.state != AssessmentState.REPORTED.value:
@@ -189,7 +190,7 @@ def reviewable(assessment_id: int, reviewer: Any) -> AssessmentPlan:
 
 
 def _transition(assessment: AssessmentPlan, sources: tuple[str, ...], target: AssessmentState,
-                reason: Optional[str], action: str, commit: bool = True) -> AssessmentPlan:
+                reason: Optional[str], action: str) -> AssessmentPlan:
     """Move the state if it is still one of `sources` (a conditional UPDATE: one winner)."""
     now = clock.now()
     values = {"state": target.value, "review_reason": reason}
@@ -203,7 +204,6 @@ def _transition(assessment: AssessmentPlan, sources: tuple[str, ...], target: As
         .where(AssessmentPlan.id == assessment.id, AssessmentPlan.state.in_(sources))
         .values(**values).execution_options(synchronize_session=False)).rowcount
     if not moved:
-        db.session.rollback()
         raise InvalidState(N_("Someone changed this assessment plan meanwhile; please look again."))
     db.session.refresh(assessment)
     entry = audit.record(action, assessment, before=before,
@@ -213,8 +213,6 @@ def _transition(assessment: AssessmentPlan, sources: tuple[str, ...], target: As
         notifications.assessment_reported(assessment, entry)
     elif target is AssessmentState.REJECTED:
         notifications.assessment_returned(assessment, entry)
-    if commit:
-        db.session.commit()
     return assessment
 
 

@@ -7,9 +7,9 @@ from flask import has_request_context, request
 from flask_login import current_user
 from werkzeug.local import LocalProxy
 
+from app import clock
 from app.extensions import db
-from app.services import clock
-from app.services.codes import is_valid_id_number, mask_id_number
+from app.services.codes import mask_id_number
 from models.audit import AuditLog
 
 
@@ -56,8 +56,10 @@ def _summary(before, after) -> Optional[str]:
 
 
 def _mask_if_id(match: re.Match) -> str:
+    from app.services.roster import check_id_number
+
     number = match.group().upper()
-    return mask_id_number(number) if is_valid_id_number(number) else match.group()
+    return mask_id_number(number) if check_id_number(number) is None else match.group()
 
 
 def changes(obj: Any, fields: list[str]) -> dict[str, Any]:

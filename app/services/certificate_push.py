@@ -13,10 +13,11 @@ from typing import Any, Optional
 from flask_babel import gettext
 from sqlalchemy import select, update
 
-from app import security
+from app import clock, scope
 from app.extensions import db
 from app.integrations import ministry
-from app.services import N_, audit, clock, notifications
+from app.services import N_, audit, notifications
+from app.services.transaction import transactional
 from models.assessment import Certificate
 from models.states import CertificateState
 
@@ -34,8 +35,8 @@ def shown_error(raw: Optional[str], user: Any = None) -> str:
     """A certificate's last push error as `user` (default: the signed-in user) may read it."""
     if not raw:
         return ""
-    user = security.acting_user() if user is None else user
-    if security.primary_role(user) == security.ADMIN:
+    user = scope.acting_user() if user is None else user
+    if scope.primary_role(user) == scope.ADMIN:
         return raw
     return gettext(PUSH_FAILED)
 
@@ -73,7 +74,6 @@ def push_one(certificate_id: int) -> bool:
 
 def push_pending(limit: int = 500) -> dict:
     """Push generated certificates, oldest first; stop early while the ministry is down."""
-    db.session.rollback()
     pending = _pending(limit)
     pushed = failed = 0
     for index, (certificate_id, attempts) in enumerate(pending):
@@ -94,19 +94,38 @@ def _pending(limit: int) -> list[tuple[int, int]]:
         select(Certificate.id, Certificate.push_attempts)
         .where(Certificate.state == GENERATED)
         .order_by(Certificate.created_at, Certificate.id).limit(limit)).all()
-    db.session.rollback()
     return [(row.id, row.push_attempts) for row in rows]
 
 
 def _push(certificate_id: int, attempts: int | None = None) -> str:
-    """Claim, send, record. `attempts` is push_attempts as listed (None: as read now)."""
-    db.session.rollback()  # start clean: the conditional UPDATEs below decide
+    """Claim, send, record. `attempts` is push_attempts as listed (None: as read now).
+
+    Three units of work on purpose: the claim is committed before the ministry is called,
+    so no transaction stays open while it answers, and its answer is recorded after.
+    """
+    claim = _claim(certificate_id, attempts)
+    if isinstance(claim, str):
+        return claim
+    data, region_code = claim
+    try:
+        answer = ministry.push(data)
+    except ministry.MinistryError as error:
+        message = str(error)[:ERROR_LENGTH]
+        _record_failure(certificate_id, message)
+        log.warning("certificate %s not pushed: %s", data["number"], message)
+        return DOWN if error.transient else FAILED
+    return _record_push(certificate_id, data, region_code, answer)
+
+
+@transactional
+def _claim(certificate_id: int, attempts: int | None) -> str | tuple[dict, str]:
+    """The payload and region to send, once claimed; else the outcome (FAILED, ALREADY)."""
+    # The conditional UPDATE decides: of two runs that read the same attempts, one claims.
     certificate = db.session.get(Certificate, certificate_id, populate_existing=True)
     if certificate is None:
         log.warning("certificate %s to push does not exist", certificate_id)
         return FAILED
     if certificate.state != GENERATED:
-        db.session.rollback()
         return ALREADY
     data = payload(certificate)
     region_code = certificate.enrolment.plan.region_code
@@ -115,19 +134,20 @@ def _push(certificate_id: int, attempts: int | None = None) -> str:
         Certificate.id == certificate_id, Certificate.state == GENERATED,
         Certificate.push_attempts == seen)
         .values(push_attempts=Certificate.push_attempts + 1)).rowcount
-    db.session.commit()  # no transaction stays open while the ministry answers
     if not claimed:
         return ALREADY  # pushed meanwhile, or another run is pushing it now
-    try:
-        answer = ministry.push(data)
-    except ministry.MinistryError as error:
-        message = str(error)[:ERROR_LENGTH]
-        _unlocked(update(Certificate).where(Certificate.id == certificate_id,
-                                            Certificate.state == GENERATED)
-                  .values(last_error=message))
-        db.session.commit()
-        log.warning("certificate %s not pushed: %s", data["number"], message)
-        return DOWN if error.transient else FAILED
+    return data, region_code
+
+
+@transactional
+def _record_failure(certificate_id: int, message: str) -> None:
+    _unlocked(update(Certificate).where(Certificate.id == certificate_id,
+                                        Certificate.state == GENERATED)
+              .values(last_error=message))
+
+
+@transactional
+def _record_push(certificate_id: int, data: dict, region_code: str, answer: dict) -> str:
     moved = _unlocked(update(Certificate).where(Certificate.id == certificate_id,
                                                 Certificate.state == GENERATED)
                       .values(state=PUSHED, pushed_at=clock.now(), last_error=None)).rowcount
@@ -137,6 +157,5 @@ def _push(certificate_id: int, attempts: int | None = None) -> str:
             "number": data["number"], "state": PUSHED, "ministry": answer.get("status")},
             region_code=region_code)
         notifications.certificate_pushed(certificate)
-    db.session.commit()
     db.session.expire_all()
     return PUSHED_NOW if moved else ALREADY

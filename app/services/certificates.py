@@ -14,10 +14,11 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import security
+from app import clock
 from app.extensions import db
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, notifications
-from app.services import scores
+from app.rules import is_city_regulator_of
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, notifications, scores
+from app.services.transaction import after_commit, transactional
 from models.assessment import Certificate, CertificateSequence, ScoreReport
 from models.enrolment import Enrolment
 from models.states import CertificateState, ScoreState
@@ -30,14 +31,14 @@ def reviewable_report(report_id: int, reviewer: Any) -> ScoreReport:
     if report is None:
         raise NotFound()
     plan = report.assessment.plan
-    region = reviewer.authority.region_code if reviewer.authority else None
-    if security.primary_role(reviewer) != security.CITY_REGULATOR or plan.region_code != region:
+    if not is_city_regulator_of(reviewer, plan.region_code):
         raise Forbidden(N_("Score reports are reviewed by the city authority of the plan's region."))
     if report.state != ScoreState.ACCEPTED.value:
         raise InvalidState(N_("This score report is not awaiting review."))
     return report
 
 
+@transactional
 def approve_scores(report_id: int, reviewer: Any) -> list[Certificate]:
     """已审核, and a certificate for everyone who passed, in one transaction."""
     report = reviewable_report(report_id, reviewer)
@@ -50,11 +51,11 @@ def approve_scores(report_id: int, reviewer: Any) -> list[Certificate]:
     audit.record("scores.approve", report, after={
         "state": ScoreState.APPROVED.value, "certificates": [c.number for c in certificates]},
         region_code=report.assessment.plan.region_code)
-    db.session.commit()
     _push_later([c.id for c in certificates])
     return certificates
 
 
+@transactional
 def reject_scores(report_id: int, reviewer: Any, reason: str) -> ScoreReport:
     """未通过: the institution fixes the scores and imports them again."""
     reason = (reason or "").strip()
@@ -66,7 +67,6 @@ def reject_scores(report_id: int, reviewer: Any, reason: str) -> ScoreReport:
                                                          "reason": reason[:256]},
                          region_code=report.assessment.plan.region_code)
     notifications.scores_returned(report, entry)
-    db.session.commit()
     return report
 
 
@@ -77,7 +77,6 @@ def _move(report: ScoreReport, target: ScoreState, reason: Optional[str]) -> Non
         .values(state=target.value, review_reason=reason, reviewed_at=clock.now())
         .execution_options(synchronize_session=False)).rowcount
     if not moved:
-        db.session.rollback()
         raise InvalidState(N_("Someone reviewed this score report meanwhile; please look again."))
     db.session.refresh(report)
 
@@ -128,11 +127,11 @@ def _advance(prefix: str, count: int) -> Optional[int]:
 
 
 def _push_later(certificate_ids: list[int]) -> None:
-    """Queue the push to the ministry; the periodic task also retries anything left."""
+    """Queue the push to the ministry once committed; the periodic task retries anything left."""
     from tasks.certificates import push_certificate
 
     for certificate_id in certificate_ids:
-        push_certificate(certificate_id)
+        after_commit(push_certificate, certificate_id)
 
 
 def lookup(number: str, name: str) -> Optional[Certificate]:

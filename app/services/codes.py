@@ -1,5 +1,6 @@
 """Chinese identifiers (GB 32100-2015 USCC, GB 11643-1999 ID number, mainland mobile):
-their one definition each, accepting ASCII digits only.
+their one definition each, accepting ASCII digits only. The ID number's check, with the reason
+it fails, is app.services.roster.check_id_number, built from the parts here.
 
 Python's str.isdigit, int() and regex \\d also accept other scripts' digits (Arabic-Indic,
 Devanagari ...): one person could be enrolled three times, or one phone get codes three times
@@ -44,13 +45,6 @@ def id_birth_date(number: str) -> dt.date | None:
         return dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return None
-
-
-def is_valid_id_number(number: str) -> bool:
-    """18-character resident ID with a real birth date and the right check digit."""
-    if not ID_NUMBER_CHARS.match(number):
-        return False
-    return id_birth_date(number) is not None and id_check_digit(number[:17]) == number[17]
 
 
 def id_gender(number: str) -> str:

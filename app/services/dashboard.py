@@ -9,11 +9,10 @@ from typing import Any, Optional
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, select
 
-from app import security
+from app import clock, scope
 from app.extensions import db
-from app.services import clock
 from app.services.plans import may_enrol
 from models.assessment import AssessmentPlan, Certificate, Score, ScoreReport
 from models.enrolment import Enrolment
@@ -24,24 +23,26 @@ from models.states import (
     AssessmentState,
     CertificateState,
     OrderState,
+    PlanPhase,
     PlanState,
     ReviewState,
     ScoreState,
 )
 from models.training import TrainingPlan
 
-REGULATORS = (security.CITY_REGULATOR, security.PROVINCE_REGULATOR)
+REGULATORS = (scope.CITY_REGULATOR, scope.PROVINCE_REGULATOR)
 SHOWN_ITEMS = 10  # an action lists at most this many rows; its count covers them all
-# Flask-AppBuilder list filters: "_flt_3_<column>" is "equal to" on a string column.
-EQUAL = "_flt_3_"
 
 
 @dataclass
 class Card:
+    """A number, opening the page it counts: `target` names it (views/links.py), `filters`
+    the list's column == value conditions."""
+
     label: Any
     value: Any
-    endpoint: Optional[str] = None
-    args: dict = field(default_factory=dict)
+    target: Optional[str] = None
+    filters: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -66,11 +67,12 @@ class Chart:
 
 @dataclass
 class Item:
-    """One row of an action: what it is about and where to deal with it."""
+    """One row of an action: what it is about and where to deal with it (`target`, a page
+    named in views/links.py, for the row `id`)."""
 
     text: str
-    endpoint: str
-    args: dict = field(default_factory=dict)
+    target: str
+    id: Optional[int] = None
     count: Optional[int] = None
     detail: str = ""
 
@@ -87,7 +89,7 @@ def _count(model: type, user: Any, *conditions) -> int:
     query = (
         select(func.count())
         .select_from(model)
-        .where(security.scope_clause(model, user), *conditions)
+        .where(scope.scope_clause(model, user), *conditions)
     )
     return db.session.scalar(query) or 0
 
@@ -96,7 +98,7 @@ def _counts(user: Any, *counted: tuple) -> list[int]:
     """Several _count()s, each (model, *conditions), in one statement."""
     found = db.session.execute(select(*(
         select(func.count()).select_from(model)
-        .where(security.scope_clause(model, user), *conditions).scalar_subquery()
+        .where(scope.scope_clause(model, user), *conditions).scalar_subquery()
         for model, *conditions in counted))).one()
     return [n or 0 for n in found]
 
@@ -104,29 +106,29 @@ def _counts(user: Any, *counted: tuple) -> list[int]:
 # Cards ----------------------------------------------------------------------------------------
 
 def cards(user: Any) -> list[Card]:
-    role = security.primary_role(user)
-    plans = "TrainingPlanView.list"
-    if role == security.ENTERPRISE:
+    role = scope.primary_role(user)
+    plans = "plans"
+    if role == scope.ENTERPRISE:
         enterprise = user.enterprise
         return [
             Card(_l("Review state"), enterprise.review_state_label if enterprise else "-",
-                 "MyEnterpriseView.info"),
+                 "my_enterprise"),
             Card(_l("Plans open for enrolment"),
-                 _count(TrainingPlan, user, may_enrol(user)), "OpenPlanView.list"),
+                 _count(TrainingPlan, user, may_enrol(user)), "open_plans"),
         ]
-    if role == security.INSTITUTION:
+    if role == scope.INSTITUTION:
         return [
             Card(_l("Training plans"), _count(TrainingPlan, user), plans),
             Card(_l("Plans awaiting review"),
                  _count(TrainingPlan, user, TrainingPlan.review_state == PlanState.SUBMITTED.value),
-                 plans, {EQUAL + "review_state": PlanState.SUBMITTED.value}),
+                 plans, {"review_state": PlanState.SUBMITTED.value}),
         ]
     if role in REGULATORS:
         return waiting(user)
-    if role == security.ADMIN:
+    if role == scope.ADMIN:
         return [
-            Card(_l("Enterprises"), _count(Enterprise, user), "EnterpriseView.list"),
-            Card(_l("Training institutions"), _count(Institution, user), "InstitutionView.list"),
+            Card(_l("Enterprises"), _count(Enterprise, user), "enterprises"),
+            Card(_l("Training institutions"), _count(Institution, user), "institutions"),
             Card(_l("Training plans"), _count(TrainingPlan, user), plans),
         ]
     return []
@@ -146,24 +148,22 @@ def waiting(user: Any) -> list[Card]:
         (AssessmentPlan, AssessmentPlan.state == reported),
         (ScoreReport, ScoreReport.state == accepted))
     return [
-        Card(_l("Enterprises awaiting review"), enterprises, "EnterpriseReviewView.queue"),
-        Card(_l("Plans awaiting review"), plans,
-             "TrainingPlanView.list", {EQUAL + "review_state": submitted}),
+        Card(_l("Enterprises awaiting review"), enterprises, "enterprise_review"),
+        Card(_l("Plans awaiting review"), plans, "plans", {"review_state": submitted}),
         Card(_l("Assessment plans awaiting review"), assessments,
-             "AssessmentPlanView.list", {EQUAL + "state": reported}),
-        Card(_l("Score reports awaiting review"), reports,
-             "ScoreReportView.list", {EQUAL + "state": accepted}),
+             "assessment_plans", {"state": reported}),
+        Card(_l("Score reports awaiting review"), reports, "score_reports", {"state": accepted}),
     ]
 
 
 # Charts (regulators) --------------------------------------------------------------------------
 
 def charts(user: Any) -> list[Chart]:
-    role = security.primary_role(user)
+    role = scope.primary_role(user)
     if role not in REGULATORS:
         return []
     found = [enrolled_per_month(user), enrolled_per_occupation(user)]
-    if role == security.PROVINCE_REGULATOR:  # a city authority sees its own city only
+    if role == scope.PROVINCE_REGULATOR:  # a city authority sees its own city only
         found.append(enrolled_per_city(user))
     found += [pass_rate_per_occupation(user), certificates_pushed(user)]
     return found
@@ -171,7 +171,7 @@ def charts(user: Any) -> list[Chart]:
 
 def _enrolled(user: Any):
     """Live enrolments in the user's scope."""
-    return and_(Enrolment.status == "live", security.scope_clause(Enrolment, user))
+    return and_(Enrolment.status == "live", scope.scope_clause(Enrolment, user))
 
 
 def _counted(label: str, n: int) -> Bar:
@@ -240,7 +240,7 @@ def pass_rate_per_occupation(user: Any, top: int = 10) -> Chart:
         .join(Enrolment, Enrolment.id == Score.enrolment_id)
         .join(Occupation, Occupation.id == Enrolment.occupation_id)
         .where(ScoreReport.state == ScoreState.APPROVED.value,
-               security.scope_clause(Enrolment, user))
+               scope.scope_clause(Enrolment, user))
         .group_by(Occupation.id, Occupation.name, Occupation.sort_order)
         .order_by(scored.desc(), Occupation.sort_order, Occupation.name)
         .limit(top)).all()
@@ -255,7 +255,7 @@ def certificates_pushed(user: Any) -> Chart:
     """Certificates pushed to the ministry against those generated and not yet pushed."""
     rows = dict(db.session.execute(
         select(Certificate.state, func.count())
-        .where(security.scope_clause(Certificate, user))
+        .where(scope.scope_clause(Certificate, user))
         .group_by(Certificate.state)).all())
     return Chart("certificates", _l("Certificates pushed and pending"), [
         _counted(state.label, rows.get(state.value, 0))
@@ -266,10 +266,10 @@ def certificates_pushed(user: Any) -> Chart:
 
 def actions(user: Any) -> list[Action]:
     """What needs the user's action now; only what is not empty."""
-    role = security.primary_role(user)
-    if role == security.ENTERPRISE:
+    role = scope.primary_role(user)
+    if role == scope.ENTERPRISE:
         found = _enterprise_actions(user)
-    elif role == security.INSTITUTION:
+    elif role == scope.INSTITUTION:
         found = _institution_actions(user)
     else:
         found = []
@@ -290,7 +290,7 @@ def _enterprise_actions(user: Any) -> list[Action]:
     if enterprise.review_state == ReviewState.REJECTED.value:
         found.append(_action("registration", _l("Registration not passed: correct and resubmit"),
                              [Item(enterprise.review_reason or enterprise.name,
-                                   "MyEnterpriseView.info")]))
+                                   "my_enterprise")]))
     found.append(_action("orders_to_pay", _l("Orders to pay"), orders_to_pay(user, now)))
     photos = photos_missing(user, now)
     found.append(_action("photos_missing", _l("Trainees missing photos"), photos,
@@ -303,10 +303,10 @@ def _enterprise_actions(user: Any) -> list[Action]:
 def orders_to_pay(user: Any, now: dt.datetime) -> list[Item]:
     """Unpaid orders still within their time (one past it reads as expired)."""
     orders = db.session.scalars(
-        select(Order).where(security.scope_clause(Order, user),
-                            Order.state == OrderState.PENDING.value, Order.expires_at > now)
+        select(Order).where(scope.scope_clause(Order, user),
+                            Order.payable_at(now))
         .order_by(Order.expires_at, Order.id))
-    return [Item(f"{order.out_trade_no} · {order.plan}", "OrderView.show", {"pk": order.id},
+    return [Item(f"{order.out_trade_no} · {order.plan}", "order", order.id,
                  detail=gettext("%(amount)s yuan, pay before %(time)s", amount=order.amount,
                                 time=f"{order.expires_at:%H:%M}"))
             for order in orders]
@@ -314,17 +314,14 @@ def orders_to_pay(user: Any, now: dt.datetime) -> list[Item]:
 
 def photos_missing(user: Any, now: dt.datetime) -> list[Item]:
     """Per plan still enrolling: trainees not yet in an order who lack a photo."""
-    lacking = or_(func.coalesce(Enrolment.photo_key, "") == "",
-                  func.coalesce(Enrolment.id_photo_key, "") == "")
     n = func.count(Enrolment.id)
     rows = db.session.execute(
         select(TrainingPlan, n)
         .join(Enrolment, Enrolment.plan_id == TrainingPlan.id)
-        .where(_enrolled(user), Enrolment.order_id.is_(None), lacking,
-               TrainingPlan.review_state == PlanState.APPROVED.value,
-               TrainingPlan.enrol_start <= now, TrainingPlan.enrol_end > now)
+        .where(_enrolled(user), Enrolment.order_id.is_(None), ~Enrolment.photos_complete,
+               TrainingPlan.in_phase(PlanPhase.ENROLLING, now))
         .group_by(TrainingPlan.id).order_by(TrainingPlan.enrol_end, TrainingPlan.id)).all()
-    return [Item(str(plan), "EnrolmentView.plan", {"plan_id": plan.id}, count=count)
+    return [Item(str(plan), "enrolment_plan", plan.id, count=count)
             for plan, count in rows]
 
 
@@ -341,7 +338,7 @@ def tickets_available(user: Any, now: dt.datetime) -> list[Item]:
                AssessmentPlan.exam_end > now)
         .group_by(TrainingPlan.id, AssessmentPlan.id)
         .order_by(AssessmentPlan.exam_start, TrainingPlan.id)).all()
-    return [Item(str(plan), "EnrolledView.plan", {"plan_id": plan.id}, count=count,
+    return [Item(str(plan), "enrolled_plan", plan.id, count=count,
                  detail=assessment.exam_time)
             for plan, assessment, count in rows]
 
@@ -358,20 +355,20 @@ def _institution_actions(user: Any) -> list[Action]:
 
 def assessments_returned(user: Any) -> list[Item]:
     found = db.session.scalars(
-        select(AssessmentPlan).where(security.scope_clause(AssessmentPlan, user),
+        select(AssessmentPlan).where(scope.scope_clause(AssessmentPlan, user),
                                      AssessmentPlan.state == AssessmentState.REJECTED.value)
         .order_by(AssessmentPlan.reviewed_at, AssessmentPlan.id))
-    return [Item(str(a.plan), "AssessmentPlanView.show", {"pk": a.id},
+    return [Item(str(a.plan), "assessment_plan", a.id,
                  detail=a.review_reason or "") for a in found]
 
 
 def scores_not_passed(user: Any) -> list[Item]:
     """Rejected score reports; they are imported again on their assessment plan's page."""
     found = db.session.scalars(
-        select(ScoreReport).where(security.scope_clause(ScoreReport, user),
+        select(ScoreReport).where(scope.scope_clause(ScoreReport, user),
                                   ScoreReport.state == ScoreState.REJECTED.value)
         .order_by(ScoreReport.reviewed_at, ScoreReport.id))
-    return [Item(str(r.assessment.plan), "AssessmentPlanView.show", {"pk": r.assessment_id},
+    return [Item(str(r.assessment.plan), "assessment_plan", r.assessment_id,
                  detail=r.review_reason or "") for r in found]
 
 
@@ -382,11 +379,10 @@ def assessments_missing(user: Any) -> list[Item]:
         select(TrainingPlan, paid)
         .join(Enrolment, Enrolment.plan_id == TrainingPlan.id)
         .join(Order, Order.id == Enrolment.order_id)
-        .where(security.scope_clause(TrainingPlan, user),
-               TrainingPlan.review_state == PlanState.APPROVED.value,
-               TrainingPlan.train_end < clock.today(),
+        .where(scope.scope_clause(TrainingPlan, user),
+               TrainingPlan.in_phase(PlanPhase.TRAINING_ENDED, clock.now()),
                ~exists().where(AssessmentPlan.plan_id == TrainingPlan.id),
                Enrolment.status == "live", Order.state == OrderState.PAID.value)
         .group_by(TrainingPlan.id).order_by(TrainingPlan.train_end, TrainingPlan.id)).all()
-    return [Item(str(plan), "AssessmentPlanView.create_for", {"plan_id": plan.id}, count=count)
+    return [Item(str(plan), "new_assessment_plan", plan.id, count=count)
             for plan, count in rows]

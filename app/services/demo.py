@@ -14,10 +14,10 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from app import security
+from app import clock, scope
 from app.extensions import db
+from app.rules import supervising_authority
 from app.integrations.storage import storage
-from app.services import clock
 from app.services.codes import uscc_check_char
 from models.organisation import Enterprise, Institution
 from models.reference import Authority, Occupation, OccupationLevel
@@ -60,12 +60,12 @@ def seed() -> list[DemoAccount]:
     db.session.commit()
 
     accounts = [
-        _account(security.ADMIN, "admin", "系统管理员", password),
-        _account(security.ENTERPRISE, APPROVED_USCC, approved.name, password, enterprise=approved),
-        _account(security.ENTERPRISE, PENDING_USCC, pending.name, password, enterprise=pending),
-        _account(security.INSTITUTION, "hzjx", institution.name, password, institution=institution),
-        _account(security.CITY_REGULATOR, "hz_jsj", hangzhou.name, password, authority=hangzhou),
-        _account(security.PROVINCE_REGULATOR, "zj_jst", province.name, password, authority=province),
+        _account(scope.ADMIN, "admin", "系统管理员", password),
+        _account(scope.ENTERPRISE, APPROVED_USCC, approved.name, password, enterprise=approved),
+        _account(scope.ENTERPRISE, PENDING_USCC, pending.name, password, enterprise=pending),
+        _account(scope.INSTITUTION, "hzjx", institution.name, password, institution=institution),
+        _account(scope.CITY_REGULATOR, "hz_jsj", hangzhou.name, password, authority=hangzhou),
+        _account(scope.PROVINCE_REGULATOR, "zj_jst", province.name, password, authority=province),
     ]
     db.session.commit()
     from app.services import demo_history  # it builds on this module's helpers
@@ -82,7 +82,7 @@ def format_accounts(accounts: list[DemoAccount]) -> str:
 
 
 def _authority(region_code: str) -> Authority:
-    return db.session.scalars(select(Authority).where(Authority.region_code == region_code)).one()
+    return db.session.scalars(select(Authority).where(supervising_authority(region_code))).one()
 
 
 def _enterprise(uscc: str, name: str, state: ReviewState, authority: Authority,

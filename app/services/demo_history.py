@@ -22,9 +22,9 @@ from typing import Any, Optional
 from flask import current_app
 from sqlalchemy import select
 
-from app import security
+from app import clock, scope
 from app.extensions import db
-from app.services import audit, clock, demo_people
+from app.services import audit, demo_people
 from app.services.demo import DemoAccount, _account, _authority, _enterprise, _institution, _uscc
 from app.services.demo_lifecycle import (
     ENROLLING,
@@ -108,7 +108,7 @@ def seed(password: str) -> list[DemoAccount]:
     guest = _enterprise(GUEST_USCC, GUEST, ReviewState.APPROVED, _authority(PROVINCE),
                         province_owned=True,
                         **_details(random.Random("guest"), CITIES[0], "滨江区", days_ago=700))
-    guest_account = _account(security.ENTERPRISE, guest.uscc, guest.name, password,
+    guest_account = _account(scope.ENTERPRISE, guest.uscc, guest.name, password,
                              enterprise=guest)
     accounts, photos, taken = [], Photos(), set()
     for city in CITIES:
@@ -121,10 +121,10 @@ def _seed_city(city: City, password: str, guest: Enterprise, photos: Photos,
     authority = _authority(city.code)
     institution = _institution(city.institution, _uscc(f"52{city.code}MJ9JP{city.index:04d}"),
                                city.code, city.teacher, city.phone)
-    accounts = [_account(security.INSTITUTION, city.institution_user, institution.name, password,
+    accounts = [_account(scope.INSTITUTION, city.institution_user, institution.name, password,
                          institution=institution)]
     if city.code != HANGZHOU:  # hz_jsj is the demo's own
-        accounts.append(_account(security.CITY_REGULATOR, city.regulator_user, authority.name,
+        accounts.append(_account(scope.CITY_REGULATOR, city.regulator_user, authority.name,
                                  password, authority=authority))
     rng = random.Random(f"jianpei-demo-{city.code}")
     enterprises = []
@@ -133,7 +133,7 @@ def _seed_city(city: City, password: str, guest: Enterprise, photos: Photos,
                                  ReviewState.APPROVED, authority,
                                  **_details(rng, city, city.districts[number % 3]))
         enterprises.append(enterprise)
-        accounts.append(_account(security.ENTERPRISE, enterprise.uscc, name, password,
+        accounts.append(_account(scope.ENTERPRISE, enterprise.uscc, name, password,
                                  enterprise=enterprise))
     if db.session.scalars(select(TrainingPlan.id).where(
             TrainingPlan.institution_id == institution.id)).first() is None:

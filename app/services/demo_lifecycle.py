@@ -15,9 +15,10 @@ from typing import Any, Iterator, Optional
 from flask import current_app
 from sqlalchemy import select
 
+from app import clock
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import assessments, audit, certificate_push, certificates, clock, demo_people, invoices
+from app.services import assessments, audit, certificate_push, certificates, demo_people, invoices
 from app.services.demo import _placeholder_jpeg, _portrait
 from app.services.photos import thumbnail
 from models.assessment import AssessmentPlan, MinistryReceipt, Score, ScoreReport

@@ -5,11 +5,13 @@ from flask_babel import gettext
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.extensions import db
-from app.services import N_, DomainError, NotFound, audit, clock, people
+from app.services import N_, DomainError, NotFound, audit, people
 from app.services import roster as roster_rules
 from app.services.codes import id_birth_date, mask_mobile
 from app.services.plans import phase
+from app.services.transaction import transactional
 from models.enrolment import Enrolment, ImportBatch, Person
 from models.organisation import Enterprise
 from models.reference import Education, ProfessionalTitle
@@ -32,12 +34,14 @@ def enrolling_plan(plan_id: int, user: Any) -> TrainingPlan:
     if enterprise is None or plan is None or plan.review_state != PlanState.APPROVED.value:
         raise NotFound()  # a draft or refused plan is as unknown to enterprises as a missing one
     if enterprise.review_state != ReviewState.APPROVED.value:
-        raise EnrolmentRefused(N_("Your enterprise must pass review before it can enrol trainees."))
+        raise EnrolmentRefused(N_("Your enterprise must pass review before it can enrol trainees."),
+                               status=409)
     if phase(plan) != PlanPhase.ENROLLING:
-        raise EnrolmentRefused(N_("This plan is not open for enrolment now."))
+        raise EnrolmentRefused(N_("This plan is not open for enrolment now."), status=409)
     return plan
 
 
+@transactional
 def import_roster(plan_id: int, user: Any, data: bytes, filename: str) -> roster_rules.Report:
     """Check the roster; if it is clean, create its people and enrolments in one transaction."""
     plan = enrolling_plan(plan_id, user)
@@ -60,11 +64,10 @@ def import_roster(plan_id: int, user: Any, data: bytes, filename: str) -> roster
         audit.record("roster.import", batch, after={"plan": plan.id, "rows": batch.rows,
                                                     "file": batch.filename},
                      region_code=plan.region_code)
-        db.session.commit()
+        db.session.flush()  # a clash is refused here, not at the commit
     except (IntegrityError, _Raced):  # another upload enrolled or registered one of them meanwhile
-        db.session.rollback()
         raise EnrolmentRefused(N_("Someone in this roster was enrolled in the plan meanwhile; "
-                                  "please check the roster again.")) from None
+                                  "please check the roster again."), status=409) from None
     return report
 
 
@@ -130,6 +133,7 @@ def _bulk_insert(table, rows: list[dict]) -> None:
         raise IntegrityError(statement, None, error) from error
 
 
+@transactional
 def add_trainee(plan_id: int, user: Any, values: dict[str, str]) -> list[roster_rules.CellError]:
     """One trainee by the form, under the same rules as a roster row; [] when enrolled."""
     plan = enrolling_plan(plan_id, user)
@@ -150,18 +154,17 @@ def add_trainee(plan_id: int, user: Any, values: dict[str, str]) -> list[roster_
         db.session.add(enrolment)
         db.session.flush()
     except (IntegrityError, _Raced):  # the same person, enrolled or registered meanwhile
-        db.session.rollback()
         raise EnrolmentRefused(N_("This person was enrolled in the plan meanwhile; please "
-                                  "reload the page.")) from None
+                                  "reload the page."), status=409) from None
     audit.record("enrolment.add", enrolment, after={"id_number": trainee.id_number},
                  region_code=plan.region_code)
-    db.session.commit()
     return []
 
 
 EDITABLE = ("姓名", "性别", "手机号码", "文化程度", "职称")
 
 
+@transactional
 def edit_trainee(enrolment_id: int, user: Any,
                  values: dict[str, str]) -> list[roster_rules.CellError]:
     """Correct a trainee's details (not the ID number) under the roster's rules.
@@ -191,7 +194,6 @@ def edit_trainee(enrolment_id: int, user: Any,
         people.rename(person, trainee.name, region_code=plan.region_code)
     audit.record("enrolment.edit", enrolment, before=before, after=_snapshot(enrolment),
                  region_code=plan.region_code)
-    db.session.commit()
     return []
 
 
@@ -211,6 +213,7 @@ def own_live_enrolment(enrolment_id: int, user: Any) -> Enrolment:
     return enrolment
 
 
+@transactional
 def remove_trainee(enrolment_id: int, user: Any) -> None:
     """Take a trainee off the plan (kept as removed); only before an order holds the seat."""
     enrolment = own_live_enrolment(enrolment_id, user)
@@ -221,11 +224,10 @@ def remove_trainee(enrolment_id: int, user: Any) -> None:
                                 Enrolment.order_id.is_(None))
         .values(status="removed").execution_options(synchronize_session=False)).rowcount
     if not removed:
-        db.session.rollback()
         raise EnrolmentRefused(N_("This trainee is in an order and holds a seat; cancel the "
-                                  "unpaid order first. Paid trainees cannot be removed here."))
+                                  "unpaid order first. Paid trainees cannot be removed here."),
+                               status=409)
     audit.record("enrolment.remove", enrolment, region_code=enrolment.plan.region_code)
-    db.session.commit()
 
 
 def annotated_workbook(data: bytes, report: roster_rules.Report) -> bytes:

@@ -8,8 +8,9 @@ from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from app import security
+from app import clock, scope
 from app.extensions import db
+from app.rules import supervising_authority
 from app.integrations.storage import storage
 from app.services import (
     N_,
@@ -19,12 +20,12 @@ from app.services import (
     NotFound,
     accounts,
     audit,
-    clock,
     notifications,
     sms_codes,
 )
 from app.services import uploads as staged
 from app.services.codes import is_valid_uscc, normalize_mobile, normalize_uscc
+from app.services.transaction import after_commit, after_rollback, transactional
 from models.accounts import StagedUpload
 from models.organisation import Enterprise
 from models.reference import PROVINCE_CODE, Authority, Region
@@ -91,8 +92,8 @@ def city(region_code: str) -> Region:
 
 def reviewing_authority(region_code: str, province_owned: bool) -> Authority:
     """The city authority of the region, or the province for province-owned units."""
-    code = PROVINCE_CODE if province_owned else region_code
-    return db.session.scalars(select(Authority).where(Authority.region_code == code)).one()
+    return db.session.scalars(
+        select(Authority).where(supervising_authority(region_code, province_owned))).one()
 
 
 def check_new_uscc(uscc: str) -> str:
@@ -107,6 +108,7 @@ def check_new_uscc(uscc: str) -> str:
     return uscc
 
 
+@transactional
 def register(data: RegistrationData, tokens: dict[str, Optional[str]]) -> Enterprise:
     """Create the enterprise (待审核) and its account, all at once or not at all."""
     data.uscc = check_new_uscc(data.uscc)
@@ -138,7 +140,6 @@ def register(data: RegistrationData, tokens: dict[str, Optional[str]]) -> Enterp
     entry = audit.record("enterprise.register", enterprise,
                          after={"uscc": enterprise.uscc, "authority": authority.name})
     notifications.enterprise_pending(enterprise, entry)
-    db.session.commit()
     return enterprise
 
 
@@ -175,7 +176,7 @@ def _create_account(enterprise: Enterprise, password: str) -> None:
     user.email = f"{enterprise.uscc.lower()}@enterprise.jianpei.invalid"
     user.active = True
     user.password = generate_password_hash(password)
-    user.roles = [sm.find_role(security.ENTERPRISE)]
+    user.roles = [sm.find_role(scope.ENTERPRISE)]
     user.enterprise_id = enterprise.id
     user.created_on = user.changed_on = clock.now()
     db.session.add(user)
@@ -195,8 +196,8 @@ def _reviewable(enterprise_id: int, reviewer: Any) -> Enterprise:
     enterprise = db.session.get(Enterprise, enterprise_id, with_for_update=True)
     if enterprise is None:
         raise NotFound()
-    regulator = security.primary_role(reviewer) in (security.CITY_REGULATOR,
-                                                     security.PROVINCE_REGULATOR)
+    regulator = scope.primary_role(reviewer) in (scope.CITY_REGULATOR,
+                                                     scope.PROVINCE_REGULATOR)
     if not regulator or enterprise.reviewing_authority_id != reviewer.authority_id:
         raise Forbidden(N_("This enterprise is reviewed by %(authority)s."),
                         authority=enterprise.reviewing_authority.name)
@@ -205,11 +206,13 @@ def _reviewable(enterprise_id: int, reviewer: Any) -> Enterprise:
     return enterprise
 
 
+@transactional
 def approve(enterprise_id: int, reviewer: Any) -> Enterprise:
     enterprise = _reviewable(enterprise_id, reviewer)
     return _decide(enterprise, ReviewState.APPROVED, None)
 
 
+@transactional
 def reject(enterprise_id: int, reviewer: Any, reason: str) -> Enterprise:
     reason = (reason or "").strip()
     if not reason:
@@ -227,19 +230,18 @@ def _decide(enterprise: Enterprise, state: ReviewState, reason: Optional[str]) -
         f"enterprise.{'approve' if state == ReviewState.APPROVED else 'reject'}", enterprise,
         before=before, after=audit.changes(enterprise, ["review_state", "review_reason"]))
     notifications.enterprise_reviewed(enterprise, entry)
-    db.session.commit()
     return enterprise
 
 
 # ---- the enterprise's own changes --------------------------------------------------------
 
+@transactional
 def set_sms_opt_out(enterprise_id: int, opt_out: bool) -> None:
     enterprise = db.session.get(Enterprise, enterprise_id)
     before = {"sms_opt_out": enterprise.sms_opt_out}
     enterprise.sms_opt_out = opt_out
     audit.record("enterprise.sms_preference", enterprise, before=before,
                  after={"sms_opt_out": opt_out})
-    db.session.commit()
 
 
 
@@ -259,6 +261,7 @@ class ProfileChange:
     established: Optional[dt.date] = None
 
 
+@transactional
 def update_profile(enterprise_id: int, user: Any, change: ProfileChange,
                    documents: Optional[dict[str, tuple[str, bytes]]] = None) -> Enterprise:
     """Save the enterprise's own edits, and new document pictures, all at once or not at all.
@@ -299,30 +302,29 @@ def update_profile(enterprise_id: int, user: Any, change: ProfileChange,
     files = storage()
     new_keys = {slot: files.save(image.data, ".jpg") for slot, image in cleaned.items()}
     old_keys = {slot: getattr(enterprise, DOCUMENT_COLUMNS[slot]) for slot in new_keys}
-    try:
-        for slot, key in new_keys.items():
-            setattr(enterprise, DOCUMENT_COLUMNS[slot], key)
-        if staged.LICENCE in new_keys:
-            enterprise.ocr_result = None  # read again once committed
-        entry = audit.record("enterprise.update", enterprise, before={**before, **old_keys},
-                             after={**audit.changes(enterprise, list(PROFILE_FIELDS)), **new_keys})
-        if enterprise.review_state == ReviewState.PENDING.value \
-                and before.get("review_state") != ReviewState.PENDING.value:
-            notifications.enterprise_pending(enterprise, entry)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        for key in new_keys.values():
-            files.delete(key)
-        raise
-    for key in old_keys.values():
-        if key:
-            files.delete(key)
+    # The new pictures go if the change is not kept; the replaced ones once it is.
+    after_rollback(_delete_files, list(new_keys.values()))
+    after_commit(_delete_files, [key for key in old_keys.values() if key])
+    for slot, key in new_keys.items():
+        setattr(enterprise, DOCUMENT_COLUMNS[slot], key)
+    if staged.LICENCE in new_keys:
+        enterprise.ocr_result = None  # read again once committed
+    entry = audit.record("enterprise.update", enterprise, before={**before, **old_keys},
+                         after={**audit.changes(enterprise, list(PROFILE_FIELDS)), **new_keys})
+    if enterprise.review_state == ReviewState.PENDING.value \
+            and before.get("review_state") != ReviewState.PENDING.value:
+        notifications.enterprise_pending(enterprise, entry)
     if staged.LICENCE in new_keys:
         from tasks.ocr import read_enterprise_licence
 
-        read_enterprise_licence(enterprise.id)
+        after_commit(read_enterprise_licence, enterprise.id)
     return enterprise
+
+
+def _delete_files(keys: list[str]) -> None:
+    files = storage()
+    for key in keys:
+        files.delete(key)
 
 
 DOCUMENT_COLUMNS = {"yyzz": "licence_file", "cns": "commitment_file",
@@ -346,6 +348,7 @@ def _clean_documents(documents: dict[str, tuple[str, bytes]], approved: bool) ->
     return cleaned
 
 
+@transactional
 def read_licence_of(enterprise_id: int) -> None:
     """OCR the enterprise's current licence picture; safe to run again."""
     from app.services.licence import read_licence
@@ -355,7 +358,6 @@ def read_licence_of(enterprise_id: int) -> None:
         return
     reading = read_licence(str(storage().path_of(enterprise.licence_file)))
     enterprise.ocr_result = json.dumps(reading, ensure_ascii=False)
-    db.session.commit()
 
 
 def reading_differences(enterprise_values: dict, reading: Optional[dict]) -> dict[str, str]:
@@ -363,17 +365,13 @@ def reading_differences(enterprise_values: dict, reading: Optional[dict]) -> dic
 
     A field the reader was unsure of is not a difference: it is the reader's doubt, not the
     enterprise's. Readings made before confidences were kept carry none and count as read."""
-    from app.services.licence import CONFIDENT
+    from app.services.licence import CONFIDENT, LICENCE_FIELDS
 
     if not reading:
         return {}
     confidence = reading.get("confidence")
-    pairs = {"uscc": "uscc", "name": "name", "enterprise_type": "type",
-             "legal_representative": "legal_representative",
-             "registered_capital": "registered_capital", "established": "established",
-             "address": "address"}
     differences = {}
-    for ours, theirs in pairs.items():
+    for ours, theirs in ((field.name, field.key) for field in LICENCE_FIELDS):
         typed = enterprise_values.get(ours)
         typed = typed.isoformat() if isinstance(typed, dt.date) else (typed or "")
         read = reading.get(theirs) or ""

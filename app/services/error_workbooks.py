@@ -10,9 +10,10 @@ from typing import Optional
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import clock
+from app.services.transaction import after_commit, transaction, transactional
 from models.exports import ErrorWorkbook
 
 ROSTER = "roster"
@@ -25,33 +26,33 @@ def keep(user_id: int, kind: str, subject_id: int, data: Optional[bytes]) -> Opt
 
     With no data (the sheet was too large to mark), the previous one is only removed.
     """
-    old_keys = _drop(user_id, kind)
     kept = None
     key = storage().save(data, ".xlsx") if data else None
-    if key:
-        kept = ErrorWorkbook(user_id=user_id, kind=kind, subject_id=subject_id,
-                             storage_key=key, created_at=clock.now())
-        db.session.add(kept)
     try:
-        db.session.commit()
+        with transaction():  # its own unit, so that a clash is seen here (the file goes too)
+            after_commit(_delete_files, _drop(user_id, kind))
+            if key:
+                kept = ErrorWorkbook(user_id=user_id, kind=kind, subject_id=subject_id,
+                                     storage_key=key, created_at=clock.now())
+                db.session.add(kept)
     except Exception as error:
-        db.session.rollback()
         if key:
             storage().delete(key)
         if isinstance(error, IntegrityError):  # a parallel upload of the user kept its own copy
             return None
         raise
-    for old in old_keys:
-        storage().delete(old)
     return kept
 
 
+@transactional
 def discard(user_id: int, kind: str) -> None:
     """Remove the user's marked workbook of this kind (a clean upload made it useless)."""
-    old_keys = _drop(user_id, kind)
-    db.session.commit()
-    for old in old_keys:
-        storage().delete(old)
+    after_commit(_delete_files, _drop(user_id, kind))
+
+
+def _delete_files(keys: list[str]) -> None:
+    for key in keys:
+        storage().delete(key)
 
 
 def find(user_id: int, kind: str, subject_id: int) -> Optional[ErrorWorkbook]:
@@ -62,6 +63,7 @@ def find(user_id: int, kind: str, subject_id: int) -> Optional[ErrorWorkbook]:
         ErrorWorkbook.created_at >= clock.now() - LIFETIME)).first()
 
 
+@transactional
 def purge_expired() -> int:
     """Delete marked workbooks (rows and files) older than LIFETIME; the number deleted."""
     stale = db.session.execute(select(ErrorWorkbook.id, ErrorWorkbook.storage_key).where(
@@ -72,7 +74,6 @@ def purge_expired() -> int:
         storage().delete(row.storage_key)
     db.session.execute(delete(ErrorWorkbook).where(
         ErrorWorkbook.id.in_([row.id for row in stale])))
-    db.session.commit()
     return len(stale)
 
 

@@ -23,10 +23,12 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import update
 
+from app import clock
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import NotFound, clock, trainees
+from app.services import NotFound, trainees
 from app.services.codes import mask_id_number, mask_mobile
+from app.services.transaction import after_commit, checkpoint, transaction, transactional
 from models.exports import Export
 from models.user import JianpeiUser
 
@@ -176,70 +178,78 @@ def sync_bytes(search: trainees.Search, user: Any) -> bytes:
     return buffer.getvalue()
 
 
+@transactional
 def start(search: trainees.Search, user: Any) -> Export:
-    """Record an export of the result (committed), then queue its build."""
+    """Record an export of the result; its build is queued once that is committed."""
     export = Export(user_id=user.id, kind=KIND, state=PENDING, rows_done=0,
                     query=json.dumps(search.as_dict(), ensure_ascii=False),
                     rows_total=trainees.count(search, user), created_at=clock.now())
     db.session.add(export)
-    db.session.commit()
-    export_id = export.id
+    db.session.flush()
+    after_commit(_queue_build, export.id)
+    return export
+
+
+def _queue_build(export_id: int) -> None:
     from tasks.exports import build_export
 
     try:
         build_export(export_id)
     except Exception as exc:  # the queue is down: say so on the export's page, not with a 500
         log.exception("export %s could not be queued", export_id)
-        db.session.rollback()
         _fail(export_id, exc)
-    return db.session.get(Export, export_id, populate_existing=True)
 
 
 def build(export_id: int) -> None:
     """Build a pending export (the task body). Runs once: a repeated or retried task finds
-    the export no longer pending and does nothing. A failure is recorded on the export."""
-    claimed = db.session.execute(
-        update(Export).where(Export.id == export_id, Export.state == PENDING)
-        .values(state=RUNNING).execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
-    if not claimed:
+    the export no longer pending and does nothing. A failure is recorded on the export.
+
+    Several units of work on purpose: the claim, each progress step (the status page reads
+    rows_done from other requests while the file is written) and the result.
+    """
+    if not _claim(export_id):
         return
     key = None
-    session = db.session()  # this task's session; the rows stream through another one
     try:
-        export = session.get(Export, export_id, populate_existing=True)
-        user = session.get(JianpeiUser, export.user_id)
-        search = trainees.Search(**json.loads(export.query))
+        with transaction() as session:  # this task's session; rows stream through another one
+            export = session.get(Export, export_id, populate_existing=True)
+            user = session.get(JianpeiUser, export.user_id)
+            search = trainees.Search(**json.loads(export.query))
 
-        def progress(done: int) -> None:
-            export.rows_done = done
-            session.commit()
+            def progress(done: int) -> None:  # called inside _rows_session's app context
+                export.rows_done = done
+                checkpoint(session)
 
-        with tempfile.TemporaryFile(suffix=".xlsx") as out:
-            with _rows_session():
-                written = write_trainees(trainees.iterate(search, user), out, user=user,
-                                         progress=progress)
-            out.seek(0)
-            key = storage().save(out.read(), ".xlsx")
-        export.state, export.file_key, export.error = DONE, key, None
-        export.rows_done = export.rows_total = written
-        export.finished_at = clock.now()
-        session.commit()
+            with tempfile.TemporaryFile(suffix=".xlsx") as out:
+                with _rows_session():
+                    written = write_trainees(trainees.iterate(search, user), out, user=user,
+                                             progress=progress)
+                out.seek(0)
+                key = storage().save(out.read(), ".xlsx")
+            export.state, export.file_key, export.error = DONE, key, None
+            export.rows_done = export.rows_total = written
+            export.finished_at = clock.now()
     except Exception as exc:
         log.exception("export %s failed", export_id)
-        session.rollback()
         if key is not None:
             storage().delete(key)
         _fail(export_id, exc)
 
 
+@transactional
+def _claim(export_id: int) -> bool:
+    return db.session.execute(
+        update(Export).where(Export.id == export_id, Export.state == PENDING)
+        .values(state=RUNNING).execution_options(synchronize_session=False)).rowcount == 1
+
+
+@transactional
 def _fail(export_id: int, exc: Exception) -> None:
     db.session.execute(
         update(Export).where(Export.id == export_id)
         .values(state=FAILED, file_key=None, error=f"{type(exc).__name__}: {exc}"[:2000],
                 finished_at=clock.now())
         .execution_options(synchronize_session=False))
-    db.session.commit()
 
 
 def own_export(export_id: int, user: Any) -> Export:
@@ -263,13 +273,14 @@ def progress(export: Export) -> dict:
             "done": export.state == DONE}
 
 
+@transactional
 def purge(older_than_days: int = 7) -> int:
     """Delete export files (they hold ID numbers) and rows older than a week."""
     from sqlalchemy import delete, select
 
+    from app import clock
     from app.extensions import db
     from app.integrations.storage import storage
-    from app.services import clock
 
     cutoff = clock.now() - dt.timedelta(days=older_than_days)
     old = db.session.execute(select(Export.id, Export.file_key).where(
@@ -278,5 +289,4 @@ def purge(older_than_days: int = 7) -> int:
         if key:
             storage().delete(key)
     db.session.execute(delete(Export).where(Export.id.in_([row[0] for row in old])))
-    db.session.commit()
     return len(old)

@@ -11,10 +11,12 @@ from reportlab.pdfgen import canvas
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import audit, clock, notifications
+from app.services import audit, notifications
 from app.services.documents import cjk_font, wrap
+from app.services.transaction import transaction
 from models.orders import Invoice, Order
 from models.states import OrderState
 
@@ -144,28 +146,25 @@ def _issue_one(order_id: int, day: dt.date) -> str | None:
     files = storage()
     files.save_as(invoice.pdf_key, _render(invoice, order.out_trade_no))
     try:
-        db.session.add(invoice)
-        db.session.flush()
-        audit.record(
-            "invoice.issue", invoice,
-            after={"number": invoice.number, "order": order.out_trade_no,
-                   "buyer": invoice.buyer_name, "amount": str(invoice.amount),
-                   "issued_on": day.isoformat()},
-            region_code=order.plan.region_code,
-        )
-        notifications.invoice_issued(invoice)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+        with transaction():  # one unit per invoice, so a clash with another run is seen here
+            db.session.add(invoice)
+            db.session.flush()
+            audit.record(
+                "invoice.issue", invoice,
+                after={"number": invoice.number, "order": order.out_trade_no,
+                       "buyer": invoice.buyer_name, "amount": str(invoice.amount),
+                       "issued_on": day.isoformat()},
+                region_code=order.plan.region_code,
+            )
+            notifications.invoice_issued(invoice)
+    except IntegrityError:  # rolled back by transaction()
         # A concurrent run committed this order's invoice first. Same day: same number, same
         # key, same bytes; keep its file. Another day: our file belongs to no invoice.
         taken = db.session.scalar(select(Invoice.id).where(Invoice.number == invoice.number))
-        db.session.rollback()
         if taken is None:
             files.delete(invoice.pdf_key)
         return None
-    except BaseException:
-        db.session.rollback()
+    except BaseException:  # rolled back by transaction()
         files.delete(invoice.pdf_key)  # maybe committed after all: invoice_file rebuilds it
         raise
     return invoice.number

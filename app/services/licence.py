@@ -11,14 +11,36 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
+
+from flask_babel import lazy_gettext as _l
 
 from app.integrations.ocr import TextBox
 from app.services import N_
 from app.services.codes import USCC_ALPHABET, is_valid_uscc
 
-FIELDS = ("uscc", "name", "type", "legal_representative", "registered_capital", "established",
-          "address")
+
+@dataclass(frozen=True)
+class LicenceField:
+    """A field of the business licence: read by OCR, shown beside what was typed, edited at
+    registration."""
+
+    name: str  # the enterprise's column and the registration form's field
+    key: str  # its key in an OCR reading
+    label: Any  # lazy: what the pages call it
+
+
+# The one list of licence fields, in the order the licence and the pages show them.
+LICENCE_FIELDS = (
+    LicenceField("uscc", "uscc", _l("Unified social credit code")),
+    LicenceField("name", "name", _l("Enterprise name")),
+    LicenceField("enterprise_type", "type", _l("Enterprise type")),
+    LicenceField("legal_representative", "legal_representative", _l("Legal representative")),
+    LicenceField("registered_capital", "registered_capital", _l("Registered capital")),
+    LicenceField("established", "established", _l("Date of establishment")),
+    LicenceField("address", "address", _l("Address")),
+)
+FIELDS = tuple(field.key for field in LICENCE_FIELDS)  # the keys of a reading
 CONFIDENT = 0.85  # a field read with a lower confidence is left empty
 # label (as printed, without spaces) -> field; None: a label that only ends the field above it
 LABELS = {

@@ -16,15 +16,18 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from flask import current_app, url_for
-from flask_babel import force_locale, gettext
+from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.extensions import db
+from app.i18n import chinese
 from app.integrations import sms
-from app.services import N_, DomainError, NotFound, clock, sms_templates
+from app.services import N_, DomainError, NotFound, sms_templates
 from app.services.codes import mask_mobile
+from app.services.transaction import after_commit, transaction, transactional
 from models.assessment import AdmissionTicket, AssessmentPlan
 from models.enrolment import Enrolment
 from models.notifications import Message, TraineeNotice
@@ -48,11 +51,6 @@ class NeedsConfirmation(DomainError):
     def __init__(self, names: list[str]):
         super().__init__()
         self.names = names
-
-
-def chinese(msgid: str, **params) -> str:
-    with force_locale("zh_CN"):
-        return gettext(msgid, **params)
 
 
 # Trainee notices ------------------------------------------------------------------------------
@@ -156,6 +154,7 @@ def preview(user: Any, enrolment_ids: list[int], kind: str) -> list[Preview]:
     return items
 
 
+@transactional
 def send(user: Any, enrolment_ids: list[int], kind: str, confirm_repeat: bool = False) -> int:
     """Queue the previewed notices; a repeat needs `confirm_repeat`. Returns how many."""
     items = [item for item in preview(user, enrolment_ids, kind) if item.text]
@@ -163,7 +162,7 @@ def send(user: Any, enrolment_ids: list[int], kind: str, confirm_repeat: bool = 
     if repeats and not confirm_repeat:
         raise NeedsConfirmation(repeats)
     if not items:
-        raise NoticeRefused(N_("None of these trainees can get this notice yet."))
+        raise NoticeRefused(N_("None of these trainees can get this notice yet."), status=409)
     now = clock.now()
     send_after = next_send_time(now)
     notices = [TraineeNotice(enrolment_id=item.enrolment.id, kind=kind,
@@ -172,15 +171,18 @@ def send(user: Any, enrolment_ids: list[int], kind: str, confirm_repeat: bool = 
                              state="queued", send_after=send_after, created_at=now,
                              created_by=user.id) for item in items]
     db.session.add_all(notices)
-    db.session.commit()
+    db.session.flush()
+    after_commit(_queue, [notice.id for notice in notices], send_after, now)
+    return len(notices)
+
+
+def _queue(notice_ids: list[int], send_after: dt.datetime, now: dt.datetime) -> None:
     from tasks.notifications import deliver_notices
 
-    ids = [notice.id for notice in notices]
     if send_after <= now:
-        deliver_notices(ids)
+        deliver_notices(notice_ids)
     else:
-        deliver_notices.schedule((ids,), eta=_utc(send_after))
-    return len(notices)
+        deliver_notices.schedule((notice_ids,), eta=_utc(send_after))
 
 
 def next_send_time(at: dt.datetime) -> dt.datetime:
@@ -209,6 +211,9 @@ def deliver_notices(notice_ids: list[int]) -> dict[int, str]:
 
     Quiet hours, the exam start and each phone's daily cap are checked here, before the
     provider is called; a notice held back stays queued. Returns each notice's state.
+
+    Several units of work on purpose: each notice is claimed (committed) before the provider
+    is called, so a parallel run cannot send it too; the provider's answer is recorded after.
     """
     now = clock.now()
     states: dict[int, str] = {}
@@ -223,11 +228,11 @@ def deliver_notices(notice_ids: list[int]) -> dict[int, str]:
         if max(next_send_time(now), notice.send_after) > now:
             continue
         if notice.kind == "exam" and _exam_started_for(notice.enrolment_id):  # held past it
-            db.session.execute(update(TraineeNotice).where(
-                TraineeNotice.id == notice.id, TraineeNotice.state == "queued")
-                .values(state="failed", last_error=gettext(EXAM_STARTED))
-                .execution_options(synchronize_session=False))
-            db.session.commit()
+            with transaction():
+                db.session.execute(update(TraineeNotice).where(
+                    TraineeNotice.id == notice.id, TraineeNotice.state == "queued")
+                    .values(state="failed", last_error=gettext(EXAM_STARTED))
+                    .execution_options(synchronize_session=False))
             states[notice_id] = "failed"
             continue
         if notice.phone not in counted:
@@ -235,12 +240,12 @@ def deliver_notices(notice_ids: list[int]) -> dict[int, str]:
         if counted[notice.phone] >= current_app.config["SMS_DAILY_CAP"]:
             _defer(notice, gettext("Daily limit for this phone reached; it goes out tomorrow."))
             continue
-        taken = db.session.execute(
-            update(TraineeNotice).where(TraineeNotice.id == notice.id,
-                                        TraineeNotice.state == "queued")
-            .values(attempts=TraineeNotice.attempts + 1, state="sending")
-            .execution_options(synchronize_session=False)).rowcount
-        db.session.commit()
+        with transaction():  # the claim
+            taken = db.session.execute(
+                update(TraineeNotice).where(TraineeNotice.id == notice.id,
+                                            TraineeNotice.state == "queued")
+                .values(attempts=TraineeNotice.attempts + 1, state="sending")
+                .execution_options(synchronize_session=False)).rowcount
         if taken:
             counted[notice.phone] += 1
             claimed.append(notice_id)
@@ -261,28 +266,27 @@ def _exam_started_for(enrolment_id: int) -> bool:
     return exam is not None and exam_started(exam)
 
 
+@transactional
 def _defer(notice: TraineeNotice, why: str) -> None:
     tomorrow = dt.datetime.combine(clock.today() + dt.timedelta(days=1),
                                    dt.time(current_app.config["SMS_QUIET_HOURS"][1]))
     notice.send_after, notice.last_error = tomorrow, why[:256]
-    db.session.commit()
 
 
+@transactional
 def _finish(kind: str, notice_ids: list[int]) -> dict[int, str]:
     """Hand claimed notices of one kind to the SMS backend in one batch: each ends sent;
     queued again for the minute task to retry (what can succeed later, up to NOTIFY_RETRIES
     attempts); or failed."""
     notices = [db.session.get(TraineeNotice, notice_id) for notice_id in notice_ids]
     try:
-        messages = sms.send_batch(NOTICE_PURPOSES[kind], [
-            (notice.phone, json.loads(notice.params) if notice.params else _legacy(notice))
-            for notice in notices])
-        db.session.flush()
+        with db.session.begin_nested():  # a failed hand-over leaves no message rows behind
+            messages = sms.send_batch(NOTICE_PURPOSES[kind], [
+                (notice.phone, json.loads(notice.params) if notice.params else _legacy(notice))
+                for notice in notices])
     except Exception as error:  # noqa: BLE001 - nothing was sent: retried, then recorded
-        db.session.rollback()
         log.warning("SMS notices %s not handed over: %s", notice_ids, type(error).__name__)
         messages = [None] * len(notice_ids)
-        notices = [db.session.get(TraineeNotice, notice_id) for notice_id in notice_ids]
         problem = str(error)
     states = {}
     for notice, message in zip(notices, messages):
@@ -298,7 +302,6 @@ def _finish(kind: str, notice_ids: list[int]) -> dict[int, str]:
             log.warning("SMS notice %s to %s: %s (attempt %s)", notice.id,
                         mask_mobile(notice.phone), notice.state, notice.attempts)
         states[notice.id] = notice.state
-    db.session.commit()
     return states
 
 
@@ -357,7 +360,10 @@ def _post(key: str, text: str, *, enterprise: Optional[Enterprise] = None,
 
 
 def deliver_due() -> dict:
-    """The minute task: trainee notices whose time came, and contact SMS of new messages."""
+    """The minute task: trainee notices whose time came, and contact SMS of new messages.
+
+    Each claim, each SMS and the reminders are units of work of their own (see
+    deliver_notices)."""
     now = clock.now()
     due = list(db.session.scalars(select(TraineeNotice.id).where(
         TraineeNotice.state == "queued", TraineeNotice.send_after <= now)))
@@ -366,33 +372,31 @@ def deliver_due() -> dict:
             Message.sms_state == "queued").order_by(Message.id))):
         message = db.session.get(Message, message_id)
         enterprise = db.session.get(Enterprise, message.enterprise_id)
-        claimed = db.session.execute(
-            update(Message).where(Message.id == message_id, Message.sms_state == "queued")
-            .values(sms_state="sending", sms_attempts=Message.sms_attempts + 1)
-            .execution_options(synchronize_session=False)).rowcount
-        db.session.commit()
+        with transaction():  # claimed before the provider is called, as notices are
+            claimed = db.session.execute(
+                update(Message).where(Message.id == message_id, Message.sms_state == "queued")
+                .values(sms_state="sending", sms_attempts=Message.sms_attempts + 1)
+                .execution_options(synchronize_session=False)).rowcount
         if claimed and _finish_message(message_id, enterprise.contact_mobile) == "sent":
             sent += 1
     remind_expiring_orders(now)
     return {"sent": sent, "notices_due": len(due)}
 
 
+@transactional
 def _finish_message(message_id: int, phone: str) -> str:
     """The contact SMS of one in-app message: sent, queued again (what can succeed later), or
     failed. A message from before templates has no purpose and is not sent."""
     message = db.session.get(Message, message_id)
     if not message.sms_purpose:
         message.sms_state = "failed"
-        db.session.commit()
         return "failed"
     try:
-        sent = sms.send(phone, message.sms_purpose, json.loads(message.sms_params or "{}"))
-        db.session.flush()
+        with db.session.begin_nested():  # a failed hand-over leaves no message row behind
+            sent = sms.send(phone, message.sms_purpose, json.loads(message.sms_params or "{}"))
     except Exception as error:  # noqa: BLE001 - recorded as failed, never half-sent
-        db.session.rollback()
         db.session.execute(update(Message).where(Message.id == message_id)
                            .values(sms_state="failed"))
-        db.session.commit()
         log.warning("SMS for message %s failed: %s", message_id, type(error).__name__)
         return "failed"
     if sent.state in sms.ACCEPTED:
@@ -402,10 +406,10 @@ def _finish_message(message_id: int, phone: str) -> str:
             "NOTIFY_RETRIES"] else "failed"
     db.session.execute(update(Message).where(Message.id == message_id)
                        .values(sms_state=state, sms_message_id=sent.id))
-    db.session.commit()
     return state
 
 
+@transactional
 def remind_expiring_orders(now: dt.datetime) -> int:
     """An order's enterprise hears 10 minutes before the order expires (once)."""
     from models.orders import Order
@@ -413,22 +417,19 @@ def remind_expiring_orders(now: dt.datetime) -> int:
     soon = now + dt.timedelta(minutes=current_app.config["ORDER_REMINDER_MINUTES"])
     made = 0
     for order in db.session.scalars(select(Order).where(
-            Order.state == "pending", Order.expires_at > now, Order.expires_at <= soon)):
+            Order.payable_at(now), Order.expires_at <= soon)):
         if post_with_sms(f"order.expiring:{order.id}", "order_reminder",
-                         enterprise=order.enterprise, link=_path("OrderView.show", pk=order.id),
+                         enterprise=order.enterprise, link=_link("order", order.id),
                          number=order.out_trade_no, amount=f"{order.amount:.2f}",
                          time=f"{order.expires_at:%H:%M}"):
             made += 1
-    db.session.commit()
     return made
 
 
-def _path(endpoint: str, **values) -> Optional[str]:
-    try:
-        return url_for(endpoint, **values)
-    except RuntimeError:  # no request (a task): build it without the server name
-        with current_app.test_request_context():
-            return url_for(endpoint, **values)
+def _link(target: str, row_id: Optional[int] = None) -> str:
+    """What a message opens: a page named in views/links.py, for a row; the view builds the
+    URL when it shows the message."""
+    return target if row_id is None else f"{target}:{row_id}"
 
 
 # Inbox ---------------------------------------------------------------------------------------
@@ -455,10 +456,10 @@ def unread(user: Any) -> int:
         _mine(user), Message.read_at.is_(None))) or 0
 
 
+@transactional
 def mark_read(user: Any) -> None:
     db.session.execute(update(Message).where(_mine(user), Message.read_at.is_(None))
                        .values(read_at=clock.now()).execution_options(synchronize_session=False))
-    db.session.commit()
 
 
 # Triggers: one call from each state change, in its transaction --------------------------------
@@ -472,7 +473,9 @@ def _key(prefix: str, entry) -> str:
 def _authority_of(region_code: str) -> Optional[int]:
     from models.reference import Authority
 
-    return db.session.scalar(select(Authority.id).where(Authority.region_code == region_code))
+    from app.rules import supervising_authority
+
+    return db.session.scalar(select(Authority.id).where(supervising_authority(region_code)))
 
 
 def enterprise_reviewed(enterprise: Enterprise, entry) -> None:
@@ -481,33 +484,33 @@ def enterprise_reviewed(enterprise: Enterprise, entry) -> None:
     else:
         purpose, extra = "review_rejected", {"reason": enterprise.review_reason or "—"}
     post_with_sms(_key("enterprise.review", entry), purpose, enterprise=enterprise,
-                  link=_path("MyEnterpriseView.info"), name=enterprise.name, **extra)
+                  link=_link("my_enterprise"), name=enterprise.name, **extra)
 
 
 def enterprise_pending(enterprise: Enterprise, entry) -> None:
     post(_key("enterprise.pending", entry), N_("%(name)s is waiting for registration review."),
          authority_id=enterprise.reviewing_authority_id,
-         link=_path("EnterpriseReviewView.queue"), name=enterprise.name)
+         link=_link("enterprise_review"), name=enterprise.name)
 
 
 def plan_submitted(plan, entry) -> None:
     post(_key("plan.submitted", entry), N_("Training plan %(plan)s is waiting for review."),
          authority_id=_authority_of(plan.region_code),
-         link=_path("TrainingPlanView.show", pk=plan.id), plan=str(plan))
+         link=_link("plan", plan.id), plan=str(plan))
 
 
 def assessment_reported(assessment, entry) -> None:
     post(_key("assessment.reported", entry),
          N_("Assessment plan of %(plan)s is waiting for review."),
          authority_id=_authority_of(assessment.plan.region_code),
-         link=_path("AssessmentPlanView.show", pk=assessment.id), plan=str(assessment.plan))
+         link=_link("assessment_plan", assessment.id), plan=str(assessment.plan))
 
 
 def assessment_returned(assessment, entry) -> None:
     post(_key("assessment.returned", entry),
          N_("Assessment plan of %(plan)s was returned: %(reason)s"),
          institution_id=assessment.plan.institution_id,
-         link=_path("AssessmentPlanView.show", pk=assessment.id), plan=str(assessment.plan),
+         link=_link("assessment_plan", assessment.id), plan=str(assessment.plan),
          reason=assessment.review_reason or "")
 
 
@@ -520,7 +523,7 @@ def tickets_available(assessment) -> None:
     for enterprise in enterprises:
         post_with_sms(f"tickets:{assessment.id}:{enterprise.id}", "tickets",
                       enterprise=enterprise,
-                      link=_path("EnrolledView.plan", plan_id=assessment.plan_id),
+                      link=_link("enrolled_plan", assessment.plan_id),
                       occupation=assessment.plan.occupation.name, time=assessment.exam_time)
 
 
@@ -529,14 +532,14 @@ def scores_accepted(report) -> None:
     post(f"scores.accepted:{report.id}:{report.imported_at:%Y%m%d%H%M%S}",
          N_("Scores of %(plan)s are waiting for review."),
          authority_id=_authority_of(plan.region_code),
-         link=_path("ScoreReportView.show", pk=report.id), plan=str(plan))
+         link=_link("score_report", report.id), plan=str(plan))
 
 
 def scores_returned(report, entry) -> None:
     plan = report.assessment.plan
     post(_key("scores.returned", entry), N_("Scores of %(plan)s did not pass review: %(reason)s"),
          institution_id=plan.institution_id,
-         link=_path("AssessmentPlanView.show", pk=report.assessment_id), plan=str(plan),
+         link=_link("assessment_plan", report.assessment_id), plan=str(plan),
          reason=report.review_reason or "")
 
 
@@ -547,14 +550,14 @@ def scores_approved(report) -> None:
         Enrolment.id.in_([score.enrolment_id for score in report.scores])).distinct()).all()
     for enterprise in enterprises:
         post_with_sms(f"scores.approved:{report.id}:{enterprise.id}", "scores",
-                      enterprise=enterprise, link=_path("EnrolledView.plan", plan_id=plan.id),
+                      enterprise=enterprise, link=_link("enrolled_plan", plan.id),
                       essential=False, occupation=plan.occupation.name)
 
 
 def invoice_issued(invoice) -> None:
     order = invoice.order
     post_with_sms(f"invoice:{invoice.number}", "invoice", enterprise=order.enterprise,
-                  link=_path("OrderView.show", pk=order.id), essential=False,
+                  link=_link("order", order.id), essential=False,
                   number=invoice.number, amount=f"{invoice.amount:.2f}",
                   order=order.out_trade_no)
 
@@ -576,5 +579,5 @@ def certificate_pushed(certificate) -> None:
         Enrolment.enterprise_id == enrolment.enterprise_id))
     post_with_sms(f"certificates:{enrolment.plan_id}:{enrolment.enterprise_id}", "certificates",
                   enterprise=enrolment.enterprise,
-                  link=_path("EnrolledView.plan", plan_id=enrolment.plan_id), essential=False,
+                  link=_link("enrolled_plan", enrolment.plan_id), essential=False,
                   n=pushed, occupation=enrolment.occupation.name)

@@ -16,11 +16,13 @@ from flask import current_app
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.extensions import db
 from app.integrations import alipay
-from app.services import N_, DomainError, InvalidState, NotFound, audit, clock
+from app.services import N_, DomainError, InvalidState, NotFound, audit
 from app.services.codes import mask_id_number
 from app.services.enrolment import enrolling_plan
+from app.services.transaction import after_commit, transactional
 from models.enrolment import Enrolment
 from models.orders import Order, OrderItem, PaymentNotice
 from models.states import OrderState, RefundState
@@ -71,14 +73,23 @@ def orderable(plan_id: int, enterprise_id: int) -> list[Enrolment]:
 
 
 def create_order(plan_id: int, user: Any) -> Order:
-    """One order for every trainee of the user's enterprise in the plan not yet in an order."""
+    """One order for every trainee of the user's enterprise in the plan not yet in an order.
+
+    Two units of work on purpose: this plan's orders past their hour give their seats back
+    (and count as lapses) whether or not the new order is then made or refused.
+    """
+    plan_id = enrolling_plan(plan_id, user).id
+    release_lapsed_seats(plan_id)
+    return _create_order(plan_id, user)
+
+
+@transactional
+def _create_order(plan_id: int, user: Any) -> Order:
     plan = enrolling_plan(plan_id, user)
-    # An unpaid order past its hour must not hold seats now; the gateway is told later.
-    expire_due(plan_id=plan.id, close_now=False)
     _check_lapses(plan.id, user.enterprise_id)
     trainees = orderable(plan.id, user.enterprise_id)
     if not trainees:
-        raise OrderRefused(N_("Every trainee enrolled here is already in an order."))
+        raise OrderRefused(N_("Every trainee enrolled here is already in an order."), status=409)
     missing = [(t.person.name, mask_id_number(t.person.id_number), _missing_photos(t))
                for t in trainees if not t.photos_complete]
     if missing:
@@ -87,9 +98,8 @@ def create_order(plan_id: int, user: Any) -> Order:
     fee = plan.fee
     try:
         if not reserve_seats(plan.id, n):
-            db.session.rollback()
             db.session.refresh(plan)
-            raise SeatsShort(left=max(plan.seats_left, 0), n=n)
+            raise SeatsShort(left=max(plan.seats_left, 0), n=n, status=409)
         order = Order(out_trade_no=_out_trade_no(now), enterprise_id=user.enterprise_id,
                       plan_id=plan.id, trainees=n, fee=fee, amount=fee * n, state=PENDING,
                       created_at=now, created_by=user.id,
@@ -101,20 +111,48 @@ def create_order(plan_id: int, user: Any) -> Order:
             Enrolment.id.in_(ids), Enrolment.order_id.is_(None), Enrolment.status == "live")
             .values(order_id=order.id)).rowcount
         if claimed != n:  # a trainee was removed or ordered by a parallel request
-            db.session.rollback()
             raise OrderRefused(N_("The trainees changed while the order was being made; "
-                                  "please look at the list and try again."))
+                                  "please look at the list and try again."), status=409)
         db.session.execute(insert(OrderItem), [{"order_id": order.id, "enrolment_id": i}
                                                for i in ids])
         audit.record("order.create", order, after={
             "out_trade_no": order.out_trade_no, "plan": plan.id, "trainees": n,
             "amount": str(order.amount)}, region_code=plan.region_code)
-        db.session.commit()
+        db.session.flush()  # a collision is refused here, not at the commit
     except IntegrityError:  # the CHECK on seats, or an out_trade_no collision
-        db.session.rollback()
-        raise OrderRefused(N_("The seats were taken meanwhile; please try again.")) from None
+        raise OrderRefused(N_("The seats were taken meanwhile; please try again."),
+                           status=409) from None
     db.session.expire_all()
     return order
+
+
+@transactional
+def release_lapsed_seats(plan_id: int, at: Optional[dt.datetime] = None) -> int:
+    """Expire the plan's unpaid orders past their hour in one conditional UPDATE and give back
+    their seats and trainees; no gateway call (the expire_orders task tells the gateway).
+
+    Such an order keeps closed_at empty until the task has told the gateway: that is how the
+    task finds it. Its lapse counts as one expired by the task (at its expires_at), and it
+    gets the same "order.expire" audit row.
+    """
+    now = at or clock.now()
+    lapsed = _unlocked(update(Order).where(Order.plan_id == plan_id, Order.state == PENDING,
+                                           ~Order.payable_at(now))
+                       .values(state=EXPIRED).returning(Order.id, Order.trainees)).all()
+    if not lapsed:
+        return 0
+    ids = [order_id for order_id, _ in lapsed]
+    _unlocked(update(TrainingPlan).where(TrainingPlan.id == plan_id).values(
+        seats_reserved=TrainingPlan.seats_reserved - sum(n for _, n in lapsed)))
+    _unlocked(update(Enrolment).where(Enrolment.order_id.in_(ids)).values(order_id=None))
+    for order in db.session.scalars(select(Order).where(Order.id.in_(ids)).order_by(Order.id)
+                                    .execution_options(populate_existing=True)):
+        audit.record("order.expire", order, after={"out_trade_no": order.out_trade_no,
+                                                   "state": EXPIRED,
+                                                   "seats_released": order.trainees},
+                     region_code=order.plan.region_code)
+    db.session.expire_all()
+    return len(lapsed)
 
 
 def ordering_blocked_until(plan_id: int, enterprise_id: int,
@@ -149,7 +187,7 @@ def _check_lapses(plan_id: int, enterprise_id: int) -> None:
         shown = (until + dt.timedelta(seconds=59)).replace(second=0, microsecond=0)
         raise TooManyLapses(n=int(config["ORDER_LAPSE_LIMIT"]),
                             hours=config["ORDER_LAPSE_WINDOW_HOURS"],
-                            time=f"{shown:%Y-%m-%d %H:%M}")
+                            time=f"{shown:%Y-%m-%d %H:%M}", status=409)
 
 
 def reserve_seats(plan_id: int, n: int) -> bool:
@@ -161,19 +199,22 @@ def reserve_seats(plan_id: int, n: int) -> bool:
     return _unlocked(
         update(TrainingPlan)
         .where(TrainingPlan.id == plan_id,
-               TrainingPlan.quota - TrainingPlan.seats_reserved - TrainingPlan.seats_paid >= n)
+               TrainingPlan.seats_left >= n)
         .values(seats_reserved=TrainingPlan.seats_reserved + n)).rowcount == 1
+
+
+def pay_seats(plan_id: int, n: int) -> None:
+    """Turn n seats the plan holds for a pending order into paid ones (its payment)."""
+    _unlocked(update(TrainingPlan).where(TrainingPlan.id == plan_id).values(
+        seats_reserved=TrainingPlan.seats_reserved - n, seats_paid=TrainingPlan.seats_paid + n))
 
 
 def _missing_photos(trainee: Enrolment) -> list[str]:
     from flask_babel import gettext
 
-    missing = []
-    if not trainee.photo_key:
-        missing.append(gettext("1-inch photo"))
-    if not trainee.id_photo_key:
-        missing.append(gettext("ID card photo"))
-    return missing
+    from app.services.photos import KINDS
+
+    return [gettext(KINDS[kind]) for kind in trainee.missing_photos]
 
 
 def _out_trade_no(now: dt.datetime) -> str:
@@ -187,16 +228,8 @@ def _lifetime() -> int:
 # Reading ----------------------------------------------------------------------------------
 
 def shown_state(order: Order, at: Optional[dt.datetime] = None) -> OrderState:
-    """The state users see: an unpaid order past its hour is expired, task or not."""
-    if order.state == PENDING and (at or clock.now()) >= order.expires_at:
-        return OrderState.EXPIRED
-    return OrderState(order.state)
-
-
-def seconds_left(order: Order) -> int:
-    if shown_state(order) != OrderState.PENDING:
-        return 0
-    return int((order.expires_at - clock.now()).total_seconds())
+    """The state users see: an unpaid order past its hour is expired (Order.shown_state)."""
+    return order.shown_state(at or clock.now())
 
 
 def own_order(order_id: int, user: Any) -> Order:
@@ -223,6 +256,7 @@ def payment_url(order_id: int, user: Any, return_url: str) -> str:
 
 # Ending unpaid orders ---------------------------------------------------------------------
 
+@transactional
 def cancel_order(order_id: int, user: Any) -> Order:
     order = own_order(order_id, user)
     if not _lapse(order.id, CLOSED, "order.cancel"):
@@ -231,40 +265,45 @@ def cancel_order(order_id: int, user: Any) -> Order:
                            state=shown_state(order).label)
     from tasks.payments import close_trade
 
-    close_trade(order.id)  # the gateway is told by a task, not while the page waits
+    after_commit(close_trade, order.id)  # the gateway is told by a task, not while the page waits
     return db.session.get(Order, order.id)
 
 
-def expire_due(at: Optional[dt.datetime] = None, plan_id: Optional[int] = None,
-               close_now: bool = True) -> int:
-    """Expire unpaid orders past their hour; each releases its seats exactly once.
+def expire_due(at: Optional[dt.datetime] = None) -> int:
+    """Expire unpaid orders past their hour, each releasing its seats exactly once, and
+    close their trades at the gateway; returns how many this run expired.
 
-    The trades are then closed at the gateway: here, or (close_now=False, inside a user's
-    request) by a task.
+    Each order is its own unit of work, committed before the gateway is called. Orders that
+    a request already expired (release_lapsed_seats: closed_at still empty) get their trade
+    closed here too.
     """
     at = at or clock.now()
-    query = select(Order.id).where(Order.state == PENDING, Order.expires_at <= at)
-    if plan_id is not None:
-        query = query.where(Order.plan_id == plan_id)
-    expired = [order_id for order_id in db.session.scalars(query).all()
+    due = select(Order.id).where(Order.state == PENDING, ~Order.payable_at(at))
+    expired = [order_id for order_id in db.session.scalars(due).all()
                if _lapse(order_id, EXPIRED, "order.expire")]
-    for order_id in expired:
-        if close_now:
-            close_at_gateway(order_id)
-        else:
-            from tasks.payments import close_trade
-
-            close_trade(order_id)
+    untold = select(Order.id).where(Order.state == EXPIRED, Order.closed_at.is_(None),
+                                    Order.trade_no.is_(None))
+    told = [order_id for order_id in db.session.scalars(untold).all() if _mark_closed(order_id)]
+    for order_id in expired + told:
+        close_at_gateway(order_id)
     return len(expired)
 
 
+@transactional
+def _mark_closed(order_id: int) -> bool:
+    """Claim, once, the gateway close of an order a request expired."""
+    return _unlocked(update(Order).where(Order.id == order_id, Order.state == EXPIRED,
+                                         Order.closed_at.is_(None))
+                     .values(closed_at=clock.now())).rowcount == 1
+
+
+@transactional
 def _lapse(order_id: int, state: str, action: str) -> bool:
     """Move a pending order to expired/closed and give back its seats and trainees, once."""
-    db.session.rollback()  # start clean: the conditional UPDATE below is the lock
+    # The conditional UPDATE is the lock: a second caller finds the order no longer pending.
     moved = _unlocked(update(Order).where(Order.id == order_id, Order.state == PENDING)
                       .values(state=state, closed_at=clock.now())).rowcount
     if moved != 1:
-        db.session.rollback()
         return False
     order = db.session.get(Order, order_id, populate_existing=True)
     _unlocked(update(TrainingPlan).where(TrainingPlan.id == order.plan_id)
@@ -273,11 +312,11 @@ def _lapse(order_id: int, state: str, action: str) -> bool:
     audit.record(action, order, after={"out_trade_no": order.out_trade_no, "state": state,
                                        "seats_released": order.trainees},
                  region_code=order.plan.region_code)
-    db.session.commit()
     db.session.expire_all()
     return True
 
 
+@transactional
 def close_at_gateway(order_id: int) -> None:
     """Close the trade at Alipay; if it turns out paid meanwhile, take that payment."""
     order = db.session.get(Order, order_id)
@@ -321,6 +360,7 @@ def _bounded_raw(fields: dict) -> str:
     return json.dumps(kept, ensure_ascii=False, sort_keys=True)
 
 
+@transactional
 def receive_notification(fields: dict, remote_addr: Optional[str] = None) -> str:
     """Handle Alipay's asynchronous notification; the reply is "success" once it is settled."""
     raw = _bounded_raw(fields)
@@ -362,14 +402,12 @@ def _reject(out_trade_no, order, raw, reason, remote_addr) -> None:
     out_trade_no = _clip(out_trade_no, NOTICE_TRADE_NO_MAX) or None
     log.error("PAYMENT ALERT: notification rejected (%s) for %r from %s", _clip(reason, 256),
               out_trade_no, remote_addr)
-    db.session.rollback()
     notice = _note(order, out_trade_no, "rejected", raw, remote_addr, reason=reason)
     db.session.flush()
     # The reason and the fields stay in the payment notice; the audit row points at it.
     audit.record("payment.rejected", order, after={"out_trade_no": out_trade_no,
                                                    "outcome": "rejected", "notice": notice.id},
                  region_code=order.plan.region_code if order else None)
-    db.session.commit()
 
 
 def _note(order, out_trade_no, outcome, raw, remote_addr, reason=None) -> PaymentNotice:
@@ -379,11 +417,10 @@ def _note(order, out_trade_no, outcome, raw, remote_addr, reason=None) -> Paymen
                            reason=reason[:256] if reason else None,
                            remote_addr=remote_addr, raw=raw)
     db.session.add(notice)
-    if outcome == "ignored":
-        db.session.commit()
     return notice
 
 
+@transactional
 def settle(order_id: int, trade_no: str, raw: str, *, remote_addr: Optional[str] = None,
            source: str = "notify") -> str:
     """Take a verified payment for the order, exactly once; returns the outcome.
@@ -392,15 +429,12 @@ def settle(order_id: int, trade_no: str, raw: str, *, remote_addr: Optional[str]
     still be served (seats and trainees free) and became paid. refund: it could not, and
     the money goes back. duplicate: this payment was already taken.
     """
-    db.session.rollback()
     now = clock.now()
     moved = _unlocked(update(Order).where(Order.id == order_id, Order.state == PENDING)
                       .values(state=PAID, paid_at=now, trade_no=trade_no)).rowcount
     order = db.session.get(Order, order_id, populate_existing=True)
     if moved:
-        _unlocked(update(TrainingPlan).where(TrainingPlan.id == order.plan_id).values(
-            seats_reserved=TrainingPlan.seats_reserved - order.trainees,
-            seats_paid=TrainingPlan.seats_paid + order.trainees))
+        pay_seats(order.plan_id, order.trainees)
         outcome = "paid"
     else:
         outcome = _late_payment(order, trade_no, now)
@@ -409,11 +443,10 @@ def settle(order_id: int, trade_no: str, raw: str, *, remote_addr: Optional[str]
         audit.record(f"order.{outcome}", order, after={
             "out_trade_no": order.out_trade_no, "trade_no": trade_no,
             "amount": str(order.amount), "via": source}, region_code=order.plan.region_code)
-    db.session.commit()
     if outcome == "refund":
         from tasks.payments import refund_order
 
-        refund_order(order_id)
+        after_commit(refund_order, order_id)
     return outcome
 
 
@@ -427,7 +460,7 @@ def _late_payment(order: Order, trade_no: str, now: dt.datetime) -> str:
     savepoint = db.session.begin_nested()
     seats = _unlocked(update(TrainingPlan).where(
         TrainingPlan.id == order.plan_id,
-        TrainingPlan.quota - TrainingPlan.seats_reserved - TrainingPlan.seats_paid >= order.trainees)
+        TrainingPlan.seats_left >= order.trainees)
         .values(seats_paid=TrainingPlan.seats_paid + order.trainees)).rowcount
     item_ids = select(OrderItem.enrolment_id).where(OrderItem.order_id == order.id)
     trainees = _unlocked(update(Enrolment).where(
@@ -445,6 +478,7 @@ def _late_payment(order: Order, trade_no: str, now: dt.datetime) -> str:
     return "refund"
 
 
+@transactional
 def refresh_from_gateway(order_id: int) -> Order:
     """Ask the gateway about an unpaid order (the return page, a failed close)."""
     order = db.session.get(Order, order_id)
@@ -468,13 +502,14 @@ def refresh_from_gateway(order_id: int) -> Order:
 
 # Refunds ----------------------------------------------------------------------------------
 
+@transactional
 def refund(order_id: int) -> bool:
     """Give back a late payment that could not be served; True once it is refunded."""
     order = db.session.get(Order, order_id)
     if order is None or order.refund_state != RefundState.PENDING.value:
         return order is not None and order.refund_state == RefundState.REFUNDED.value
     alipay.refund(order.out_trade_no, order.amount, request_no=f"{order.out_trade_no}R")
-    db.session.rollback()
+    # The conditional UPDATE decides: a parallel run that refunded first leaves nothing here.
     moved = _unlocked(update(Order).where(Order.id == order_id,
                                           Order.refund_state == RefundState.PENDING.value)
                       .values(refund_state=RefundState.REFUNDED.value,
@@ -484,7 +519,6 @@ def refund(order_id: int) -> bool:
         audit.record("order.refunded", order, after={"out_trade_no": order.out_trade_no,
                                                      "amount": str(order.amount)},
                      region_code=order.plan.region_code)
-    db.session.commit()
     return True
 
 

@@ -16,9 +16,10 @@ from typing import Any, Iterable
 
 from sqlalchemy import exists, select, update
 
-from app import security
+from app import clock, scope
 from app.extensions import db
-from app.services import N_, DomainError, NotFound, audit, clock
+from app.services import N_, DomainError, InvalidState, NotFound, audit
+from app.services.transaction import transactional
 from models.assessment import Certificate
 from models.enrolment import Enrolment, Person
 
@@ -65,18 +66,19 @@ def rename(person: Person, name: str, *, reason: str = "", region_code: str | No
         .values(name=name, updated_at=clock.now())
         .execution_options(synchronize_session="fetch")).rowcount
     if not changed:
-        raise DomainError(N_("This record was changed meanwhile; please reload the page."))
+        raise InvalidState(N_("This record was changed meanwhile; please reload the page."))
     after = {"name": name, **({"reason": reason} if reason else {})}
     audit.record("person.rename", person, before={"name": old}, after=after,
                  region_code=region_code)
 
 
+@transactional
 def correct_name(enrolment_id: int, user: Any, name: str, reason: str) -> None:
     """A regulator corrects the registered name of a trainee in its scope, with a reason."""
-    if security.primary_role(user) not in (security.ADMIN, security.CITY_REGULATOR,
-                                             security.PROVINCE_REGULATOR):
+    if scope.primary_role(user) not in (scope.ADMIN, scope.CITY_REGULATOR,
+                                             scope.PROVINCE_REGULATOR):
         raise NotFound()
-    enrolment = db.session.scalars(security.scoped_select(Enrolment, user).where(
+    enrolment = db.session.scalars(scope.scoped_select(Enrolment, user).where(
         Enrolment.id == enrolment_id)).one_or_none()
     if enrolment is None:
         raise NotFound()
@@ -91,4 +93,3 @@ def correct_name(enrolment_id: int, user: Any, name: str, reason: str) -> None:
     if name == enrolment.person.name:
         raise DomainError(N_("That is already the registered name."))
     rename(enrolment.person, name, reason=reason, region_code=enrolment.plan.region_code)
-    db.session.commit()

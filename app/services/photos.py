@@ -20,6 +20,7 @@ from app.integrations.storage import storage
 from app.services import N_, DomainError, audit, images
 from app.services.enrolment import enrolling_plan, own_live_enrolment
 from app.services.images import CleanImage, ImageRefused, clean_jpeg
+from app.services.transaction import after_commit, after_rollback, transactional
 from models.enrolment import Enrolment, Person
 
 PHOTO = images.PHOTO  # each kind's pixel limits are in app/services/images.py
@@ -95,17 +96,18 @@ def _store(enrolment: Enrolment, kind: str, image: CleanImage, changes: _Changes
         changes.written.append(enrolment.id_photo_key)
 
 
+@transactional
 def upload_one(enrolment_id: int, user: Any, kind: str, data: bytes) -> None:
     """One photo for one trainee (re-uploading replaces it)."""
     enrolment = own_live_enrolment(enrolment_id, user)
     enrolling_plan(enrolment.plan_id, user)
     image = check(kind, data)
-    changes = _Changes()
+    changes = _files_follow(_Changes())
     _store(enrolment, kind, image, changes)
     audit.record(f"photo.{kind}", enrolment, region_code=enrolment.plan.region_code)
-    _commit(changes)
 
 
+@transactional
 def upload_batch(plan_id: int, user: Any, kind: str,
                  files: list[tuple[str, bytes]]) -> BatchResult:
     """Many photos named <ID number>.jpg, or one zip of them, for this plan's trainees."""
@@ -117,18 +119,11 @@ def upload_batch(plan_id: int, user: Any, kind: str,
                                              Enrolment.enterprise_id == user.enterprise_id,
                                              Enrolment.status == "live"))}
     result = BatchResult()
-    changes = _Changes()
-    try:
-        _match_and_store(files, kind, trainees, result, changes)
-        if result.saved:
-            audit.record(f"photo.{kind}.batch", plan, after={"saved": len(result.saved)},
-                         region_code=plan.region_code)
-    except Exception:
-        db.session.rollback()
-        for key in changes.written:
-            storage().delete(key)
-        raise
-    _commit(changes)
+    changes = _files_follow(_Changes())
+    _match_and_store(files, kind, trainees, result, changes)
+    if result.saved:
+        audit.record(f"photo.{kind}.batch", plan, after={"saved": len(result.saved)},
+                     region_code=plan.region_code)
     key = "photo_key" if kind == PHOTO else "id_photo_key"
     # The enterprise's own trainees: whole numbers, to name the missing files by.
     result.missing = [(e.person.name, e.person.id_number)
@@ -196,15 +191,16 @@ def _extract(archive: zipfile.ZipFile, infos):
         yield info.filename, content
 
 
-def _commit(changes: _Changes) -> None:
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        for key in changes.written:  # no orphan files
-            storage().delete(key)
-        raise
-    for key in changes.replaced:  # old pictures go only once the new ones are committed
+def _files_follow(changes: _Changes) -> _Changes:
+    """The files follow the unit of work: written ones go if it rolls back (no orphans),
+    replaced ones once it commits. The lists are read then, so whatever is added counts."""
+    after_rollback(_delete_files, changes.written)
+    after_commit(_delete_files, changes.replaced)
+    return changes
+
+
+def _delete_files(keys: list[str]) -> None:
+    for key in keys:
         storage().delete(key)
 
 

@@ -1,17 +1,19 @@
 """Training plan rules: validation, the review state machine, edits after approval, the phase."""
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Mapping, Optional
+from typing import Any, Collection, Mapping, Optional
 
 from flask_babel import lazy_gettext
-from sqlalchemy import and_, false, func, inspect, select
+from sqlalchemy import and_, false, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from app import security
+from app import clock
 from app.extensions import db
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, clock, notifications
+from app.rules import is_city_regulator_of
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, notifications
+from app.services.transaction import transactional
 from models.organisation import Enterprise
-from models.reference import PROVINCE_CODE, Region
+from models.reference import PROVINCE_CODE, Occupation, OccupationLevel, Region
 from models.states import PlanPhase, PlanState, ReviewState
 from models.training import TrainingPlan
 
@@ -29,6 +31,9 @@ TEXT_LIMITS = {"venue": (N_("Venue"), VENUE_MAX), "contact": (N_("Contact"), CON
                "notes": (N_("Notes"), NOTES_MAX)}
 AUDITED = TERMS + ("quota", "venue", "region_code", "contact", "notes", "review_state",
                    "review_reason")
+# What an institution enters (plans.create/update take these, by id and code).
+FIELDS = ("occupation_id", "level_id", "quota", "fee", "enrol_start", "enrol_end", "train_start",
+          "train_end", "venue", "region_code", "contact", "notes")
 
 
 class PlanRefused(DomainError):
@@ -67,30 +72,15 @@ def _day(value: Any) -> Any:
 def phase(plan: TrainingPlan, at: Optional[dt.datetime] = None) -> Optional[PlanPhase]:
     """Phase of an approved plan at `at` (default: the clock); None if not approved.
 
-    Boundaries: the window is [enrol_start, enrol_end); training ends at the end of
-    train_end's day.
+    Defined once, in Python and SQL, by TrainingPlan.phase_at / TrainingPlan.in_phase.
     """
-    if plan.review_state != PlanState.APPROVED.value:
-        return None
-    at = at or clock.now()
-    if at < plan.enrol_start:
-        return PlanPhase.NOT_OPEN
-    if at < plan.enrol_end:
-        return PlanPhase.ENROLLING
-    if at.date() <= plan.train_end:
-        return PlanPhase.ENROLMENT_CLOSED
-    return PlanPhase.TRAINING_ENDED
+    return plan.phase_at(at or clock.now())
 
 
 def open_for_enrolment(at: Optional[dt.datetime] = None) -> ColumnElement[bool]:
     """SQL for plans an enterprise can enrol in now: approved, 报名中, seats left."""
     at = at or clock.now()
-    return and_(
-        TrainingPlan.review_state == PlanState.APPROVED.value,
-        TrainingPlan.enrol_start <= at,
-        TrainingPlan.enrol_end > at,
-        TrainingPlan.quota - TrainingPlan.seats_reserved - TrainingPlan.seats_paid > 0,
-    )
+    return and_(TrainingPlan.in_phase(PlanPhase.ENROLLING, at), TrainingPlan.seats_left > 0)
 
 
 def may_enrol(user: Any) -> ColumnElement[bool]:
@@ -126,8 +116,9 @@ def _key(plan: TrainingPlan, column: str):
     return getattr(plan, column)
 
 
-def validate(plan: TrainingPlan) -> None:
-    """The field rules, with a message that says what to fix."""
+def validate(plan: TrainingPlan, changed: Collection[str] = ()) -> None:
+    """The field rules, with a message that says what to fix. `changed`: the fields being set
+    now (a retired occupation or level is refused only when it is being chosen)."""
     required = ("quota", "fee", "enrol_start", "enrol_end", "train_start", "train_end", "venue")
     if any(getattr(plan, name) in (None, "") for name in required) or any(
             _key(plan, column) is None for column in RELATIONS):
@@ -151,64 +142,77 @@ def validate(plan: TrainingPlan) -> None:
         region = db.session.get(Region, _key(plan, "region_code"))
     if region is None or region.parent_code != PROVINCE_CODE:
         raise PlanRefused(N_("Please choose the city where the training takes place."))
-    changed = _changed(plan)
     for name in ("occupation", "level"):
         value = getattr(plan, name)
-        if value is not None and not value.active and (name in changed or f"{name}_id" in changed):
+        if value is not None and not value.active and f"{name}_id" in changed:
             raise PlanRefused(N_("“%(name)s” is retired; please choose a current value."),
                               name=value.name)
 
 
-def _changed(plan: TrainingPlan) -> dict[str, Any]:
-    """Attributes changed in this unit of work: {name: value before}."""
-    state = inspect(plan)
-    before = {}
-    for attr in state.attrs:
-        history = attr.history
-        if history.has_changes():
-            before[attr.key] = history.deleted[0] if history.deleted else None
-    return before
+def _set(plan: TrainingPlan, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Put the entered FIELDS on the plan, related rows looked up first; the values set."""
+    new = {name: values.get(name) for name in FIELDS}
+    related = {"occupation": db.session.get(Occupation, new["occupation_id"])
+               if new["occupation_id"] is not None else None,
+               "level": db.session.get(OccupationLevel, new["level_id"])
+               if new["level_id"] is not None else None,
+               "region": db.session.get(Region, new["region_code"])
+               if new["region_code"] is not None else None}
+    for name, value in new.items():
+        if name not in RELATIONS:
+            setattr(plan, name, value)
+    for name, row in related.items():  # as a form sets them: by the related row
+        setattr(plan, name, row)
+    return new
 
 
-def prepare_new(plan: TrainingPlan, user: Any) -> None:
-    """A new plan by an institution user: its own, a draft, valid; audited on save."""
+@transactional
+def create(user: Any, values: Mapping[str, Any]) -> TrainingPlan:
+    """A new plan by an institution user: its own, a draft, valid, audited."""
     if not user.institution_id:
         raise Forbidden()
-    plan.institution_id = user.institution_id
-    plan.review_state = PlanState.DRAFT.value
-    plan.review_reason = None
-    plan.seats_reserved = plan.seats_paid = 0
-    plan.created_at = clock.now()
-    validate(plan)
+    plan = TrainingPlan(institution_id=user.institution_id, review_state=PlanState.DRAFT.value,
+                        review_reason=None, seats_reserved=0, seats_paid=0,
+                        created_at=clock.now())
+    _set(plan, values)
+    validate(plan, FIELDS)
     db.session.add(plan)
     db.session.flush()
     audit.record("plan.create", plan, after=audit.changes(plan, list(AUDITED)))
+    return plan
 
 
-def check_update(plan: TrainingPlan, user: Any) -> None:
-    """Edits by the plan's institution (values already on `plan`, not yet committed)."""
-    if plan.institution_id != user.institution_id:
+@transactional
+def update(plan_id: int, user: Any, values: Mapping[str, Any]) -> TrainingPlan:
+    """Edits by the plan's institution; on an approved plan the terms stay while anyone is
+    enrolled, and a change of terms sends it back to the authority."""
+    plan = db.session.get(TrainingPlan, plan_id, with_for_update=True)
+    if plan is None or plan.institution_id != user.institution_id:
         raise NotFound()
-    changed = _changed(plan)
-    before_state = changed.get("review_state", plan.review_state)
-    if before_state == PlanState.SUBMITTED.value:
+    if plan.review_state == PlanState.SUBMITTED.value:
         raise PlanRefused(N_("The plan is awaiting review and cannot be changed now."))
-    validate(plan)
-    terms = [name for name in TERMS + ("occupation", "level", "region") if name in changed]
-    if before_state == PlanState.APPROVED.value:
-        taken = seats_taken(plan)
-        if terms and has_trainees(plan):
-            raise PlanRefused(N_("Trainees are enrolled, so the fee, dates, occupation, level "
-                                 "and region can no longer change."))
-        if plan.quota < taken:
-            raise PlanRefused(N_("The quota cannot be less than the %(n)s seats already taken."),
-                              n=taken)
-        if terms:  # what the authority approved has changed: it must look again
-            plan.review_state = PlanState.SUBMITTED.value
+    before = audit.changes(plan, list(FIELDS))
+    with db.session.no_autoflush:  # the edits are checked before anything is written
+        new = _set(plan, values)
+        changed = {name: before[name] for name in FIELDS if new[name] != before[name]}
+        validate(plan, changed)
+        if plan.review_state == PlanState.APPROVED.value:
+            terms = [name for name in TERMS if name in changed]
+            taken = seats_taken(plan)
+            if terms and has_trainees(plan):
+                raise PlanRefused(N_("Trainees are enrolled, so the fee, dates, occupation, "
+                                     "level and region can no longer change."))
+            if plan.quota < taken:
+                raise PlanRefused(N_("The quota cannot be less than the %(n)s seats already "
+                                     "taken."), n=taken)
+            if terms:  # what the authority approved has changed: it must look again
+                plan.review_state = PlanState.SUBMITTED.value
     audit.record("plan.update", plan, before={k: changed[k] for k in changed if k in AUDITED},
-                 after={k: getattr(plan, k) for k in changed if k in AUDITED})
+                 after={k: new[k] for k in changed if k in AUDITED})
+    return plan
 
 
+@transactional
 def submit(plan_id: int, user: Any) -> TrainingPlan:
     plan = _own_plan(plan_id, user)
     if plan.review_state not in (PlanState.DRAFT.value, PlanState.REJECTED.value):
@@ -217,11 +221,13 @@ def submit(plan_id: int, user: Any) -> TrainingPlan:
     return _transition(plan, PlanState.SUBMITTED, None, "plan.submit")
 
 
+@transactional
 def approve(plan_id: int, reviewer: Any) -> TrainingPlan:
     plan = _reviewable(plan_id, reviewer)
     return _transition(plan, PlanState.APPROVED, None, "plan.approve")
 
 
+@transactional
 def reject(plan_id: int, reviewer: Any, reason: str) -> TrainingPlan:
     reason = (reason or "").strip()
     if not reason:
@@ -241,8 +247,7 @@ def _reviewable(plan_id: int, reviewer: Any) -> TrainingPlan:
     plan = db.session.get(TrainingPlan, plan_id, with_for_update=True)
     if plan is None:
         raise NotFound()
-    region = reviewer.authority.region_code if reviewer.authority else None
-    if security.primary_role(reviewer) != security.CITY_REGULATOR or plan.region_code != region:
+    if not is_city_regulator_of(reviewer, plan.region_code):
         raise Forbidden(N_("Plans are reviewed by the city authority of the plan's region."))
     if plan.review_state != PlanState.SUBMITTED.value:
         raise InvalidState(N_("This plan is not awaiting review."))
@@ -258,5 +263,4 @@ def _transition(plan: TrainingPlan, state: PlanState, reason: Optional[str],
                          after=audit.changes(plan, ["review_state", "review_reason"]))
     if state == PlanState.SUBMITTED:
         notifications.plan_submitted(plan, entry)
-    db.session.commit()
     return plan

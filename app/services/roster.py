@@ -14,8 +14,9 @@ from typing import Any, Optional
 from flask_babel import gettext
 from sqlalchemy import select
 
+from app import clock
 from app.extensions import db
-from app.services import N_, DomainError, clock, people, workbooks
+from app.services import N_, DomainError, people, workbooks
 from app.services.codes import (
     ID_NUMBER_CHARS,
     MOBILE,
@@ -139,18 +140,22 @@ def _digits(value: Any, column: str, row: int, errors: list) -> Optional[str]:
     return SPACES.sub("", clean_text(value))
 
 
-def check_id_number(raw: str, today: dt.date) -> Optional[str]:
-    """The reason an ID number is wrong, or None."""
+def check_id_number(raw: str, today: Optional[dt.date] = None) -> Optional[str]:
+    """The reason an ID number is wrong, or None: the one check of an ID number (GB 11643-1999:
+    18 ASCII characters, a real birth date, the check digit). With `today` (a trainee's number),
+    also born since 1900, not in the future, and at least MIN_AGE."""
     if len(raw) != 18:
         return gettext("The ID number must have 18 characters (it has %(n)s).", n=len(raw))
     if not ID_NUMBER_CHARS.match(raw):  # ASCII digits only: isdigit() takes any script's
         return gettext("The ID number has characters that are not allowed.")
     birth = id_birth_date(raw)
-    if birth is None or birth > today or birth.year < 1900:
+    if birth is None or today is not None and (birth > today or birth.year < 1900):
         return gettext("The birth date in the ID number is impossible.")
     if id_check_digit(raw[:17]) != raw[17]:
         return gettext("Wrong check digit: the last character should be %(c)s; please check "
                        "the number.", c=id_check_digit(raw[:17]))
+    if today is None:
+        return None
     age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
     if age < MIN_AGE:
         return gettext("The person is younger than %(n)s today.", n=MIN_AGE)
@@ -348,7 +353,7 @@ def check_against_plan(plan: TrainingPlan, report: Report) -> None:
             report.errors.append(CellError(trainee.row, "身份证号码",
                                            trainee.cells.get("身份证号码"), gettext(
                 "This person is already enrolled in this plan.")))
-    seats_left = plan.quota - plan.seats_reserved - plan.seats_paid
+    seats_left = plan.seats_left
     if report.rows > seats_left:
         report.errors.append(CellError(None, None, report.rows, gettext(
             "The roster has %(rows)s trainees but the plan has %(left)s seats left.",

@@ -18,10 +18,12 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from app import clock
 from app.extensions import db
-from app.services import N_, DomainError, audit, clock, notifications, people, workbooks
+from app.services import N_, DomainError, audit, notifications, people, workbooks
 from app.services import roster as roster_rules
 from app.services.assessments import own_assessment, paid_enrolments
+from app.services.transaction import transactional
 from models.assessment import AssessmentPlan, Score, ScoreReport
 from models.enrolment import Enrolment
 from models.states import AssessmentState, ScoreState
@@ -320,25 +322,28 @@ def _score(row: int, column: str, value: Any, errors: list) -> Optional[Decimal]
 def require_exam_ended(assessment: AssessmentPlan, refusal: str) -> None:
     """Scores exist once the exam is over: nobody imports or approves them before its end."""
     if clock.now() < assessment.exam_end:
-        raise ScoresRefused(refusal, end=f"{assessment.exam_end:%Y-%m-%d %H:%M}")
+        raise ScoresRefused(refusal, end=f"{assessment.exam_end:%Y-%m-%d %H:%M}", status=409)
 
 
 def importable(assessment_id: int, user: Any) -> AssessmentPlan:
     """The institution's approved assessment whose scores are not reported, or were returned."""
     assessment = own_assessment(assessment_id, user)
     if assessment.state != AssessmentState.APPROVED.value:
-        raise ScoresRefused(N_("Scores are imported once the assessment plan is approved."))
+        raise ScoresRefused(N_("Scores are imported once the assessment plan is approved."),
+                            status=409)
     require_exam_ended(assessment, N_("Scores can be imported only after the exam has ended "
                                       "(%(end)s)."))
     state = state_of(assessment)
     if state is ScoreState.ACCEPTED:
         raise ScoresRefused(N_("The scores have been reported and await the city authority's "
-                               "review."))
+                               "review."), status=409)
     if state is ScoreState.APPROVED:
-        raise ScoresRefused(N_("The scores have been reviewed and cannot be imported again."))
+        raise ScoresRefused(N_("The scores have been reviewed and cannot be imported again."),
+                            status=409)
     return assessment
 
 
+@transactional
 def import_scores(assessment_id: int, user: Any, data: bytes, filename: str) -> Report:
     """Check the sheet; if it is clean, report its scores (已受理) in one transaction."""
     assessment = importable(assessment_id, user)
@@ -363,7 +368,6 @@ def import_scores(assessment_id: int, user: Any, data: bytes, filename: str) -> 
                        ScoreReport.state == ScoreState.REJECTED.value)
                 .values(**values).execution_options(synchronize_session=False)).rowcount
             if not reopened:  # a parallel import came first
-                db.session.rollback()
                 raise _meanwhile()
             db.session.execute(delete(Score).where(Score.report_id == score_report.id)
                                .execution_options(synchronize_session=False))
@@ -377,9 +381,8 @@ def import_scores(assessment_id: int, user: Any, data: bytes, filename: str) -> 
         db.session.flush()
         db.session.refresh(score_report)
         notifications.scores_accepted(score_report)
-        db.session.commit()
+        db.session.flush()  # a clash is refused here, not at the commit
     except IntegrityError:  # a parallel first import made the report, or its scores
-        db.session.rollback()
         raise _meanwhile() from None
     return report
 

@@ -8,10 +8,12 @@ import secrets
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from app import clock
 from app.extensions import db
 from app.integrations import sms
-from app.services import N_, DomainError, clock
+from app.services import N_, DomainError, sms_templates
 from app.services.codes import MOBILE, normalize_mobile
+from app.services.transaction import checkpoint, transactional
 from models.accounts import SmsCode
 
 REGISTER = "register"
@@ -19,7 +21,7 @@ RESET_PASSWORD = "reset_password"
 CHANGE_MOBILE = "change_mobile"
 PURPOSES = (REGISTER, RESET_PASSWORD, CHANGE_MOBILE)
 
-LIFETIME = dt.timedelta(minutes=5)
+LIFETIME = dt.timedelta(minutes=sms_templates.CODE_LIFETIME_MINUTES)
 MAX_ATTEMPTS = 5
 RESEND_AFTER = dt.timedelta(seconds=60)
 DAILY_LIMIT = 10
@@ -46,7 +48,21 @@ def _digest(phone: str, purpose: str, code: str) -> str:
 
 
 def send_code(phone: str, purpose: str) -> None:
-    """Send a new code, unless this phone was sent one in the last minute or ten today."""
+    """Send a new code, unless this phone was sent one in the last minute or ten today.
+
+    The message is recorded in its own unit of work before the refusal is raised: a message
+    the provider refused stays in the outbox (no code was given out).
+    """
+    state, error_kind = _send_code(phone, purpose)
+    if state not in sms.ACCEPTED:
+        if error_kind == sms.INVALID_NUMBER:
+            raise SmsRefused(N_("This number cannot receive SMS; please check it."))
+        raise SmsRefused(N_("The SMS could not be sent just now; please try again later."))
+
+
+@transactional
+def _send_code(phone: str, purpose: str) -> tuple[str, str | None]:
+    """Send and record the message (and the code, if the provider took it); its state."""
     assert purpose in PURPOSES
     phone = check_mobile(phone)
     now = clock.now()
@@ -64,14 +80,11 @@ def send_code(phone: str, purpose: str) -> None:
                          limit=DAILY_LIMIT)
     code = f"{secrets.randbelow(1_000_000):06d}"
     message = sms.send(phone, purpose, {"code": code})
-    if message.state not in sms.ACCEPTED:
-        db.session.commit()  # the refusal stays in the outbox; no code was given out
-        if message.error_kind == sms.INVALID_NUMBER:
-            raise SmsRefused(N_("This number cannot receive SMS; please check it."))
-        raise SmsRefused(N_("The SMS could not be sent just now; please try again later."))
-    db.session.add(SmsCode(phone=phone, purpose=purpose, code_hash=_digest(phone, purpose, code),
-                           created_at=now, expires_at=now + LIFETIME))
-    db.session.commit()
+    if message.state in sms.ACCEPTED:
+        db.session.add(SmsCode(phone=phone, purpose=purpose,
+                               code_hash=_digest(phone, purpose, code),
+                               created_at=now, expires_at=now + LIFETIME))
+    return message.state, message.error_kind
 
 
 def consume_code(phone: str, purpose: str, code: str) -> None:
@@ -94,10 +107,10 @@ def consume_code(phone: str, purpose: str, code: str) -> None:
     if not hmac.compare_digest(row.code_hash, _digest(phone, purpose, (code or "").strip())):
         # Counted in the database, so parallel guesses cannot share one count.
         db.session.execute(update(SmsCode).where(*live).values(attempts=SmsCode.attempts + 1))
-        db.session.commit()
+        # Committed before the refusal rolls the caller back, or guessing would cost nothing.
+        checkpoint()
         raise CodeInvalid()
     # Claimed in the database: of two requests with the same code, only one gets it.
     claimed = db.session.execute(update(SmsCode).where(*live).values(used_at=now))
     if claimed.rowcount != 1:
-        db.session.rollback()
         raise CodeInvalid()

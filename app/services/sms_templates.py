@@ -16,6 +16,9 @@ from flask_babel import lazy_gettext as _l
 # The provider refuses longer variable values; we cut them here, so the preview shows the cut.
 PARAM_MAX_CHARS = 35
 CODE_MASK = "******"
+# How long a verification code is valid: the approved code templates state it, so it is
+# defined here and app.services.sms_codes and the pages take it from here.
+CODE_LIFETIME_MINUTES = 5
 _PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\}")
 
 
@@ -37,11 +40,14 @@ class SmsTemplate:
 
 _TEMPLATES = (
     SmsTemplate("register", _l("Registration code"),
-                "您的注册验证码是${code}，5分钟内有效。如非本人操作，请忽略。", secret=True),
+                f"您的注册验证码是${{code}}，{CODE_LIFETIME_MINUTES}分钟内有效。如非本人操作，请忽略。",
+                secret=True),
     SmsTemplate("reset_password", _l("Password reset code"),
-                "您正在重置密码，验证码是${code}，5分钟内有效。如非本人操作，请忽略。", secret=True),
+                f"您正在重置密码，验证码是${{code}}，{CODE_LIFETIME_MINUTES}分钟内有效。"
+                "如非本人操作，请忽略。", secret=True),
     SmsTemplate("change_mobile", _l("Mobile change code"),
-                "您正在修改手机号，验证码是${code}，5分钟内有效。如非本人操作，请忽略。", secret=True),
+                f"您正在修改手机号，验证码是${{code}}，{CODE_LIFETIME_MINUTES}分钟内有效。"
+                "如非本人操作，请忽略。", secret=True),
     SmsTemplate("training_notice", _l("Training notice"),
                 "${name}您好，您报名的${occupation}（${level}）培训将于${start}开始，地点：${venue}。"
                 "培训机构：${institution}，联系方式：${contact}。请准时参加。"),

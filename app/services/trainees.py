@@ -9,14 +9,15 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterator, Optional
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select, union
+from sqlalchemy import Select, and_, func, or_, select, union
 from sqlalchemy.orm import selectinload
 
-from app import security
+from app import clock, scope
 from app.extensions import db
-from app.services import NotFound, audit, clock
+from app.services import NotFound, audit
 from app.services.codes import mask_id_number, mask_mobile
 from app.services.notifications import notices_of
+from app.services.transaction import transaction
 from models.assessment import AssessmentPlan, Certificate, Score, ScoreReport
 from models.enrolment import Enrolment, Person
 from models.orders import Order
@@ -24,7 +25,6 @@ from models.states import (
     AssessmentState,
     CertificateState,
     PlanPhase,
-    PlanState,
     ScoreState,
 )
 from models.training import TrainingPlan
@@ -33,7 +33,7 @@ PER_PAGE = 20
 # An authority's (or admin's) look at one trainee's whole ID number, in the audit log; not a
 # state change, so not in the trainee's history.
 VIEW_ID_ACTION = "trainee.view_id"
-AUDITED_VIEWERS = (security.CITY_REGULATOR, security.PROVINCE_REGULATOR, security.ADMIN)
+AUDITED_VIEWERS = (scope.CITY_REGULATOR, scope.PROVINCE_REGULATOR, scope.ADMIN)
 DIGITS = re.compile(r"^[0-9]{1,17}[0-9Xx]?$")
 SORTS = {
     "name": Person.name,
@@ -124,16 +124,6 @@ def _text_clause(q: str):
 
 # Progress, as SQL (for filters) and as states (for rows) --------------------------------------
 
-def _phase_expression(now: dt.datetime):
-    today = now.date()
-    return case(
-        (TrainingPlan.review_state != PlanState.APPROVED.value, literal("")),
-        (TrainingPlan.enrol_start > now, literal(PlanPhase.NOT_OPEN.value)),
-        (TrainingPlan.enrol_end > now, literal(PlanPhase.ENROLLING.value)),
-        (TrainingPlan.train_end >= today, literal(PlanPhase.ENROLMENT_CLOSED.value)),
-        else_=literal(PlanPhase.TRAINING_ENDED.value))
-
-
 def _joined(user: Any) -> Select:
     """Trainees in the user's scope with their plan, assessment, score report and certificate."""
     return (select(Enrolment, Person, TrainingPlan, AssessmentPlan.state, ScoreReport.state,
@@ -143,7 +133,7 @@ def _joined(user: Any) -> Select:
             .outerjoin(AssessmentPlan, AssessmentPlan.plan_id == Enrolment.plan_id)
             .outerjoin(ScoreReport, ScoreReport.assessment_id == AssessmentPlan.id)
             .outerjoin(Certificate, Certificate.enrolment_id == Enrolment.id)
-            .where(Enrolment.status == "live", security.scope_clause(Enrolment, user)))
+            .where(Enrolment.status == "live", scope.scope_clause(Enrolment, user)))
 
 
 def _filtered(search: Search, user: Any) -> Select:
@@ -159,7 +149,7 @@ def _filtered(search: Search, user: Any) -> Select:
         query = query.where(TrainingPlan.train_start >= dt.date(search.year, 1, 1),
                             TrainingPlan.train_start < dt.date(search.year + 1, 1, 1))
     if search.phase in {p.value for p in PlanPhase}:
-        query = query.where(_phase_expression(clock.now()) == search.phase)
+        query = query.where(TrainingPlan.in_phase(PlanPhase(search.phase), clock.now()))
     if search.assessment in {s.value for s in AssessmentState}:
         query = query.where(func.coalesce(AssessmentPlan.state, AssessmentState.DRAFT.value)
                             == search.assessment)
@@ -253,10 +243,10 @@ def detail(enrolment_id: int, user: Any) -> Detail:
     certificate = db.session.scalars(select(Certificate).where(
         Certificate.enrolment_id == enrolment.id)).one_or_none()
     full_id = may_see_full_id(enrolment, user)
-    if not full_id and security.primary_role(user) in AUDITED_VIEWERS:
+    if not full_id and scope.primary_role(user) in AUDITED_VIEWERS:
         # VIEW_ID_ACTION written out: tests/test_navigation_and_language.py finds codes so.
-        audit.record("trainee.view_id", enrolment, region_code=row.plan.region_code)
-        db.session.commit()
+        with transaction():  # the look is on record before the number is shown
+            audit.record("trainee.view_id", enrolment, region_code=row.plan.region_code)
         full_id = True
     return Detail(row, order, assessment, report, score, certificate, full_id=full_id,
                   history=_history(enrolment, order, assessment, report, certificate),
@@ -268,10 +258,10 @@ def may_see_full_id(enrolment: Enrolment, user: Any) -> bool:
     pages: the enterprise that enrolled the trainee and the plan's institution (they supplied
     the numbers and match photo files by them). Everyone else sees them masked; an authority
     opening one trainee's 详情 sees them whole, audited (detail())."""
-    role = security.primary_role(user)
-    if role == security.ENTERPRISE:
+    role = scope.primary_role(user)
+    if role == scope.ENTERPRISE:
         return enrolment.enterprise_id == user.enterprise_id
-    if role == security.INSTITUTION:
+    if role == scope.INSTITUTION:
         return enrolment.plan.institution_id == user.institution_id
     return False
 
@@ -291,7 +281,7 @@ def shown_mobile(enrolment: Enrolment, user: Any) -> str:
 def shows_enterprise(user: Any) -> bool:
     """Whether 报名人员查询 (and its export) has an 企业 column: for all but an enterprise,
     whose trainees are all its own."""
-    return security.primary_role(user) != security.ENTERPRISE
+    return scope.primary_role(user) != scope.ENTERPRISE
 
 
 def _history(enrolment, order, assessment, report, certificate) -> dict[str, list]:

@@ -7,10 +7,12 @@ from typing import Optional
 from flask import current_app
 from sqlalchemy import select
 
+from app import clock
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import N_, DomainError, clock
+from app.services import N_, DomainError
 from app.services.images import DOCUMENT, ImageRefused, clean_jpeg
+from app.services.transaction import after_commit, after_rollback, checkpoint, transactional
 from models.accounts import StagedUpload
 
 SLOTS = {
@@ -33,6 +35,7 @@ def check_name(slot: str, filename: str) -> None:
                            expected=f"{slot}.jpg", name=filename or "")
 
 
+@transactional
 def stage(slot: str, filename: str, data: bytes) -> StagedUpload:
     """Check, re-encode and keep one document; the licence is then read by OCR (a task)."""
     if slot not in SLOTS:
@@ -43,20 +46,16 @@ def stage(slot: str, filename: str, data: bytes) -> StagedUpload:
     clean = clean_jpeg(data, kind=DOCUMENT, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
                        label=f"{gettext(SLOTS[slot])} ({slot}.jpg)")
     key = storage().save(clean.data, ".jpg")
+    after_rollback(storage().delete, key)  # no orphan file
     upload = StagedUpload(token=secrets.token_urlsafe(32), slot=slot, storage_key=key,
                           created_at=clock.now(),
                           ocr_state="queued" if slot == LICENCE else None)
     db.session.add(upload)
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        storage().delete(key)
-        raise
+    db.session.flush()
     if slot == LICENCE:
         from tasks.ocr import read_staged_licence
 
-        read_staged_licence(upload.id)
+        after_commit(read_staged_licence, upload.id)
     return upload
 
 
@@ -85,6 +84,7 @@ def _expired(upload: StagedUpload) -> bool:
     return upload.created_at < clock.now() - lifetime
 
 
+@transactional
 def purge_expired() -> int:
     """Delete staged uploads (rows and files) that nobody registered with in time."""
     lifetime = dt.timedelta(minutes=current_app.config["STAGED_UPLOAD_LIFETIME_MINUTES"])
@@ -93,10 +93,10 @@ def purge_expired() -> int:
     for upload in stale:
         storage().delete(upload.storage_key)
         db.session.delete(upload)
-    db.session.commit()
     return len(stale)
 
 
+@transactional
 def read_licence_of(upload_id: int) -> None:
     """Run OCR on a staged licence once; safe to run again."""
     upload = db.session.get(StagedUpload, upload_id)
@@ -109,8 +109,7 @@ def read_licence_of(upload_id: int) -> None:
         reading = read_licence(str(files().path_of(upload.storage_key)))
     except Exception:
         upload.ocr_state = "failed"
-        db.session.commit()
+        checkpoint()  # kept although the task raises (huey retries it): the page stops waiting
         raise
     upload.ocr_result = json.dumps(reading, ensure_ascii=False)
     upload.ocr_state = "done"
-    db.session.commit()

@@ -122,7 +122,8 @@ def test_enterprise_trains_workers_to_certificates(server, person):
         page.fill("#contact_mobile", MOBILE)
         page.click("#send-code")
         expect(page.locator("#send-code-state")).to_have_text(
-            zh("The verification code has been sent; it is valid for 5 minutes."))
+            zh("The verification code has been sent; it is valid for %(minutes)s minutes.",
+               minutes=5))
         text = server.scalar("SELECT text FROM sms_message WHERE phone = :phone "
                              "ORDER BY id DESC LIMIT 1", phone=MOBILE)
         assert text, "no SMS in the outbox"

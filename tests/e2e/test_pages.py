@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from app import permissions, security
+from app import permissions, scope
 from app.menu import CATEGORY_LABELS, MY_ENTERPRISE
 from tests.e2e.browser import DEMO_PASSWORD, artifacts_dir, english_words, screenshot
 from tests.test_i18n import ALLOWED
@@ -16,12 +16,12 @@ from tests.test_i18n import ALLOWED
 pytestmark = pytest.mark.e2e
 
 ACCOUNTS = [  # (username, signs in on the staff tab, role)
-    ("admin", True, security.ADMIN),
-    ("91330100MA27XK001P", False, security.ENTERPRISE),  # enterprise, approved
-    ("91330100MA27XK002T", False, security.ENTERPRISE),  # enterprise, pending review
-    ("hzjx", True, security.INSTITUTION),
-    ("hz_jsj", True, security.CITY_REGULATOR),
-    ("zj_jst", True, security.PROVINCE_REGULATOR),
+    ("admin", True, scope.ADMIN),
+    ("91330100MA27XK001P", False, scope.ENTERPRISE),  # enterprise, approved
+    ("91330100MA27XK002T", False, scope.ENTERPRISE),  # enterprise, pending review
+    ("hzjx", True, scope.INSTITUTION),
+    ("hz_jsj", True, scope.CITY_REGULATOR),
+    ("zj_jst", True, scope.PROVINCE_REGULATOR),
 ]
 NOT_PAGES = ("/lang/", "/logout/")  # menu entries that act rather than show
 # Flask-Admin's data console is a tool of its own, with its own navigation (no left menu).
@@ -37,7 +37,7 @@ KNOWN: dict[tuple[str, str], str] = {}
 
 def _categories(role: str) -> set[str]:
     """The menu categories (app/menu.py) that `role` sees: those of its views in the matrix."""
-    if role == security.ADMIN:  # all but the enterprise's own, and Flask-AppBuilder's 安全
+    if role == scope.ADMIN:  # all but the enterprise's own, and Flask-AppBuilder's 安全
         return set(CATEGORY_LABELS) - {MY_ENTERPRISE} | {"Security"}
     return {name for _, name in permissions.menu_permissions(role) if name in CATEGORY_LABELS}
 

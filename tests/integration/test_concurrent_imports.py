@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.services import enrolment, roster
 from models.enrolment import Enrolment
@@ -17,7 +17,7 @@ def test_the_same_person_is_enrolled_once(app, monkeypatch):
     app.config["CLOCK_FROZEN_AT"] = dt.datetime(2026, 11, 28, 10, 0)
     plan = gen_plan(gen_institution(), enrol_start=dt.datetime(2026, 11, 20),
                     enrol_end=dt.datetime(2026, 12, 10))
-    users = [gen_user(security.ENTERPRISE, enterprise_id=gen_enterprise().id).id for _ in range(2)]
+    users = [gen_user(scope.ENTERPRISE, enterprise_id=gen_enterprise().id).id for _ in range(2)]
     shared = id_number()
     rosters = [roster_bytes([row(身份证号码=shared), row()]),
                roster_bytes([row(身份证号码=shared), row()])]

@@ -31,7 +31,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app import security
+from app import scope
 from app.extensions import db
 from app.integrations import alipay_sim
 from app.services import DomainError, orders
@@ -66,8 +66,8 @@ def enterprise_users(plan: TrainingPlan, count: int, trainees: int = 1) -> list[
     and one enterprise user each; returns the users' ids."""
     sm = current_app.appbuilder.sm
     enterprise_ids = [gen_enterprise().id for _ in range(count)]
-    first = gen_user(security.ENTERPRISE, enterprise_id=enterprise_ids[0])
-    role = sm.find_role(security.ENTERPRISE)
+    first = gen_user(scope.ENTERPRISE, enterprise_id=enterprise_ids[0])
+    role = sm.find_role(scope.ENTERPRISE)
     users = [first]
     for enterprise_id in enterprise_ids[1:]:  # add_user hashes each time: copy the first hash
         name = f"ent{secrets.token_hex(6)}"
