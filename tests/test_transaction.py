@@ -211,3 +211,43 @@ def test_creating_an_order_frees_lapsed_seats_without_calling_the_gateway(world,
     assert _committed("order.expire") == 2  # one row per lapsed order, never two
     assert db.session.get(SimulatedTrade, lapsed.out_trade_no) is None  # never opened: no trade
     assert expire_orders.call_local() == {"expired": 0, "refunded": 0}
+
+
+def _second_connection_can_take(enterprise_id: int) -> bool:
+    """Whether another connection could lock the enterprise's row right now (without waiting)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool,
+                              **({"connect_args": {"timeout": 0.2}}
+                                 if db.engine.dialect.name == "sqlite" else {}))
+    try:
+        with engine.begin() as other:
+            if engine.dialect.name == "sqlite":
+                other.execute(sa.text("UPDATE enterprise SET id = id WHERE id = :id"),
+                              {"id": enterprise_id})
+            else:
+                other.execute(sa.text("SELECT id FROM enterprise WHERE id = :id FOR UPDATE NOWAIT"),
+                              {"id": enterprise_id})
+        return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def test_lock_holds_the_row_until_the_unit_of_work_ends(app):
+    from app.services.transaction import lock
+    from models.organisation import Enterprise
+
+    enterprise = gen_enterprise()
+    db.session.commit()
+    enterprise_id = enterprise.id
+    with pytest.raises(RuntimeError):
+        lock(Enterprise, enterprise_id)
+    db.session.rollback()
+    assert _second_connection_can_take(enterprise_id)
+    with transaction():
+        held = lock(Enterprise, enterprise_id)
+        assert held.id == enterprise_id
+        assert not _second_connection_can_take(enterprise_id)
+    assert _second_connection_can_take(enterprise_id)

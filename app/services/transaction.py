@@ -14,6 +14,8 @@ import logging
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
+from sqlalchemy import update
+
 from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -124,3 +126,24 @@ def _run_callbacks(session) -> None:
                 fn(*args, **kwargs)
         finally:
             info[_DEPTH] = depth
+
+
+def lock(model: type, row_id: Any) -> Any:
+    """Hold the row `row_id` of `model` for the rest of this unit of work, and return it.
+
+    Use it before reading a count that a write depends on ("at most N per …"): whoever locks the
+    same row second waits until the first unit ends, then reads the committed count.
+    PostgreSQL: SELECT … FOR UPDATE. SQLite ignores FOR UPDATE and its driver opens the
+    transaction only at the first write, so there the lock is a write that changes nothing
+    (it takes the database's one write lock at once; others wait up to busy_timeout).
+    """
+    if not in_transaction():
+        raise RuntimeError("lock() outside a transaction: decorate the entry point with "
+                           "@transactional")
+    session = _session()
+    if session.get_bind().dialect.name == "sqlite":
+        key = model.__mapper__.primary_key[0]
+        session.execute(update(model).where(key == row_id).values({key.key: key})
+                        .execution_options(synchronize_session=False))
+        return session.get(model, row_id)
+    return session.get(model, row_id, with_for_update=True)
