@@ -39,9 +39,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     init_console(app)
 
-    from app import assets, cli, errors, headers
+    from app import assets, cli, compression, errors, headers
     from views.base import check_list_args
 
+    compression.register(app)  # first registered, last run: it compresses the final body
     errors.register(app)
     headers.register(app)
     assets.register(app)

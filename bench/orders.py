@@ -51,6 +51,7 @@ def seed(n: int, quotas: dict[str, int]) -> dict:
     from app.services.codes import id_check_digit, uscc_check_char
     from models import Enterprise, Institution, Occupation, OccupationLevel, TrainingPlan
     from models.enrolment import Enrolment, Person
+    from models.states import EnrolmentState
     from models.user import JianpeiUser
 
     now = clock.now()
@@ -114,7 +115,7 @@ def seed(n: int, quotas: dict[str, int]) -> dict:
                 person_id=person_ids[p * n + i], plan_id=plans[name],
                 enterprise_id=enterprise_ids[i], occupation_id=occupation.id,
                 level_id=level.id, mobile="13800138000", education_id=1, title_id=1,
-                status="live", photo_key=f"bench-photo-{p}-{i}.jpg",
+                status=EnrolmentState.LIVE.value, photo_key=f"bench-photo-{p}-{i}.jpg",
                 photo_thumb_key=f"bench-thumb-{p}-{i}.jpg", id_photo_key=f"bench-id-{p}-{i}.jpg",
                 created_at=now))
     db.session.execute(sa.insert(Enrolment), enrolments)

@@ -184,6 +184,7 @@ def seed(args) -> dict:
         ScoreReport,
         TrainingPlan,
     )
+    from models.states import EnrolmentState
 
     rng = random.Random(args.seed)
     now = clock.now()
@@ -262,7 +263,7 @@ def seed(args) -> dict:
         enrolments.append(dict(
             id=k + 1, person_id=person["id"], plan_id=plan["id"],
             enterprise_id=enterprise["id"], occupation_id=plan["occupation_id"],
-            level_id=plan["level_id"], **person["_snapshot"], status="live",
+            level_id=plan["level_id"], **person["_snapshot"], status=EnrolmentState.LIVE.value,
             photo_key=f"p/{k}.jpg", photo_thumb_key=f"t/{k}.jpg", id_photo_key=f"i/{k}.jpg",
             created_at=enrolled))
     per_plan = Counter(e["plan_id"] for e in enrolments)

@@ -7,7 +7,6 @@ from models.assessment import (  # noqa: F401
     AssessmentPlan,
     Certificate,
     CertificateSequence,
-    MinistryReceipt,
     Score,
     ScoreReport,
 )
@@ -15,7 +14,7 @@ from models.audit import AuditLog  # noqa: F401
 from models.enrolment import Enrolment, ImportBatch, Person  # noqa: F401
 from models.exports import ErrorWorkbook, Export  # noqa: F401
 from models.notifications import Message, TraineeNotice  # noqa: F401
-from models.orders import Invoice, Order, OrderItem, PaymentNotice, SimulatedTrade  # noqa: F401
+from models.orders import Invoice, Order, OrderItem, PaymentNotice  # noqa: F401
 from models.organisation import Enterprise, Institution  # noqa: F401
 from models.reference import (  # noqa: F401
     DICTIONARIES,

@@ -193,14 +193,3 @@ class CertificateSequence(Model):
 
     prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-
-
-class MinistryReceipt(Model):
-    """What the built-in ministry receiver (embedded default only) has received."""
-
-    __tablename__ = "ministry_receipt"
-
-    number: Mapped[str] = mapped_column(String(32), primary_key=True)
-    payload: Mapped[str] = mapped_column(Text, nullable=False)
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-    deliveries: Mapped[int] = mapped_column(Integer, default=1, nullable=False)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.organisation import Enterprise
 from models.reference import Education, Occupation, OccupationLevel, ProfessionalTitle
 from models.scope import RowScope
+from models.states import EnrolmentState
 from models.training import TrainingPlan
 
 # The photos an enrolment needs before it can be ordered, by kind (app.services.photos.KINDS
@@ -65,7 +66,8 @@ class Enrolment(Model):
     __tablename__ = "enrolment"
     __table_args__ = (
         Index("uq_enrolment_live_person_plan", "person_id", "plan_id", unique=True,
-              sqlite_where=text("status = 'live'"), postgresql_where=text("status = 'live'")),
+              sqlite_where=text(f"status = '{EnrolmentState.LIVE.value}'"),
+              postgresql_where=text(f"status = '{EnrolmentState.LIVE.value}'")),
         Index("ix_enrolment_enterprise_plan", "enterprise_id", "plan_id"),
     )
     __row_scope__ = RowScope(enterprise="enterprise_id", institution=_institution_plans,
@@ -84,7 +86,8 @@ class Enrolment(Model):
         ForeignKey("dict_education.id", name="fk_enrolment_education_id"), nullable=False)
     title_id: Mapped[int] = mapped_column(
         ForeignKey("dict_professional_title.id", name="fk_enrolment_title_id"), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="live", nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default=EnrolmentState.LIVE.value,
+                                        nullable=False)
     photo_key: Mapped[Optional[str]] = mapped_column(String(64))
     photo_thumb_key: Mapped[Optional[str]] = mapped_column(String(64))
     id_photo_key: Mapped[Optional[str]] = mapped_column(String(64))

@@ -4,17 +4,13 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.accounts import SmsMessage
 from models.enrolment import Enrolment, _institution_plans, _region_plans
 from models.scope import RowScope
-
-NOTICE_STATES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
-                 "failed": _l("Sending failed")}
-NOTICE_KINDS = {"training": _l("Training notice"), "exam": _l("Exam notice")}
+from models.states import NoticeKind, NoticeState
 
 
 class TraineeNotice(Model):
@@ -40,7 +36,8 @@ class TraineeNotice(Model):
     phone: Mapped[str] = mapped_column(String(11), nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     params: Mapped[Optional[str]] = mapped_column(Text)  # the template's parameters, JSON
-    state: Mapped[str] = mapped_column(String(16), default="queued", index=True, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), default=NoticeState.QUEUED.value, index=True,
+                                       nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     last_error: Mapped[Optional[str]] = mapped_column(String(256))
     send_after: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
@@ -64,11 +61,13 @@ class TraineeNotice(Model):
 
     @property
     def state_label(self) -> str:
-        return str(NOTICE_STATES.get(self.state, self.state))
+        known = self.state in NoticeState._value2member_map_
+        return NoticeState(self.state).label if known else self.state
 
     @property
     def kind_label(self) -> str:
-        return str(NOTICE_KINDS.get(self.kind, self.kind))
+        known = self.kind in NoticeKind._value2member_map_
+        return NoticeKind(self.kind).label if known else self.kind
 
 
 class Message(Model):
@@ -92,7 +91,7 @@ class Message(Model):
     text: Mapped[str] = mapped_column(Text, nullable=False)
     # What it opens: "<page>" or "<page>:<row id>" (views/links.py; older rows hold a path).
     link: Mapped[Optional[str]] = mapped_column(String(256))
-    sms_state: Mapped[Optional[str]] = mapped_column(String(16))  # queued/sent/failed/skipped
+    sms_state: Mapped[Optional[str]] = mapped_column(String(16))  # ContactSmsState
     sms_purpose: Mapped[Optional[str]] = mapped_column(String(32))  # its SMS template
     sms_params: Mapped[Optional[str]] = mapped_column(Text)  # the template's parameters, JSON
     sms_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0",

@@ -166,23 +166,3 @@ class Invoice(Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
     order: Mapped[Order] = relationship(back_populates="invoice")
-
-
-class SimulatedTrade(Model):
-    """The built-in Alipay gateway simulator's own record of a trade (embedded default only)."""
-
-    __tablename__ = "alipay_sim_trade"
-
-    out_trade_no: Mapped[str] = mapped_column(String(64), primary_key=True)
-    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
-    subject: Mapped[str] = mapped_column(String(256), nullable=False)
-    total_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
-    notify_url: Mapped[Optional[str]] = mapped_column(Text)
-    return_url: Mapped[Optional[str]] = mapped_column(Text)
-    time_expire: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(24), nullable=False)
-    trade_no: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    refunded: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"), nullable=False)
-    refund_request_no: Mapped[Optional[str]] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-    paid_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)

@@ -1,14 +1,40 @@
 """Enterprises and training institutions."""
 import datetime as dt
+import enum
 from typing import Optional
 
 from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.reference import Authority, Region
 from models.scope import RowScope
 from models.states import ReviewState
+
+
+class DocumentSlot(enum.StrEnum):
+    """An enterprise's three registration documents.
+
+    The value names the file (yyzz.jpg, …), the form field it is posted in and the slot it is
+    staged under (stored); a StrEnum, so it reads as that value in names, URLs and templates.
+    """
+
+    LICENCE = "yyzz"  # 营业执照
+    COMMITMENT = "cns"  # 承诺书
+    QUALIFICATION = "zzzs"  # 资质证书
+
+    @property
+    def label(self) -> str:
+        return str({
+            DocumentSlot.LICENCE: _l("Business licence"),
+            DocumentSlot.COMMITMENT: _l("Commitment letter"),
+            DocumentSlot.QUALIFICATION: _l("Qualification certificate"),
+        }[self])
+
+    @property
+    def filename(self) -> str:
+        return f"{self.value}.jpg"
 
 
 class Enterprise(Model):

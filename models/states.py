@@ -161,3 +161,61 @@ class CertificateState(LabelledEnum):
             cls.GENERATED: _l("Certificate generated, not pushed"),
             cls.PUSHED: _l("Certificate pushed"),
         }
+
+
+class EnrolmentState(str, enum.Enum):
+    """An enrolment's `status`; never shown, so no label. A removed enrolment keeps its row."""
+
+    LIVE = "live"
+    REMOVED = "removed"
+
+
+class OcrState(str, enum.Enum):
+    """OCR of a staged business licence (`StagedUpload.ocr_state`; None for other documents).
+
+    The registration page polls it: queued, then done or failed.
+    """
+
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class NoticeKind(LabelledEnum):
+    """What a trainee notice (`TraineeNotice.kind`) is about."""
+
+    TRAINING = "training"
+    EXAM = "exam"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {cls.TRAINING: _l("Training notice"), cls.EXAM: _l("Exam notice")}
+
+
+class NoticeState(LabelledEnum):
+    """A trainee notice's sending (`TraineeNotice.state`): queued, sending, then sent or failed."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {
+            cls.QUEUED: _l("Queued"),
+            cls.SENDING: _l("Sending"),
+            cls.SENT: _l("Sent"),
+            cls.FAILED: _l("Sending failed"),
+        }
+
+
+class ContactSmsState(str, enum.Enum):
+    """The SMS copy of an in-app message to an enterprise's contact (`Message.sms_state`; None:
+    no SMS). Never shown, so no label."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # informational, and the enterprise opted out

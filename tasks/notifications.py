@@ -10,17 +10,17 @@ from tasks import huey, in_app_context
 @in_app_context
 def deliver_notice(notice_id: int) -> str:
     """Kept for tasks queued by an earlier release."""
-    from app.services import notifications
+    from app.services import notices
 
-    return notifications.deliver_notice(notice_id)
+    return notices.deliver_notice(notice_id)
 
 
 @huey.task()
 @in_app_context
 def deliver_notices(notice_ids: list[int]) -> dict:
-    from app.services import notifications
+    from app.services import notices
 
-    return notifications.deliver_notices(notice_ids)
+    return notices.deliver_notices(notice_ids)
 
 
 @huey.periodic_task(crontab(minute="*"))

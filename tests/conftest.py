@@ -153,6 +153,7 @@ class _PostgresDatabases:
 def databases():
     dbs = _PostgresDatabases(POSTGRES_URL) if POSTGRES_URL else _SqliteDatabases()
     yield dbs
+    _POOL.close(dbs)
     if hasattr(dbs, "close"):
         dbs.close()
 
@@ -214,6 +215,14 @@ class _AppPool:
             databases.reset(uri)
             self.free.append((app, uri, config, shape))
         else:
+            databases.drop(uri)
+
+    def close(self, databases) -> None:
+        """At the end of the session: the pooled apps' databases go too."""
+        while self.free:
+            app, uri, _config, _shape = self.free.pop()
+            with app.app_context():
+                db.engine.dispose()
             databases.drop(uri)
 
 

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.integrations import ministry
+from app.integrations.ministry_receiver import MinistryReceipt
 from app.services import certificate_push
-from models.assessment import Certificate, MinistryReceipt
+from models.assessment import Certificate
 from models.audit import AuditLog
 from tests.assessment_factories import gen_certificate, gen_finished_plan, gen_paid_trainees
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 import config
 from app import clock
 from app.extensions import db
+from app.integrations.ministry_receiver import MinistryReceipt
 from app.integrations.storage import storage
 from app.services.codes import is_valid_mobile
 from app.services.demo_history import CITIES, GUEST_USCC
@@ -20,7 +21,6 @@ from models.assessment import (
     AdmissionTicket,
     AssessmentPlan,
     Certificate,
-    MinistryReceipt,
     Score,
     ScoreReport,
 )

@@ -16,9 +16,10 @@ from app import create_app, scope
 from app.config_loader import ConfigError
 from app.extensions import db
 from app.integrations import alipay, alipay_sim
+from app.integrations.alipay_sim import SimulatedTrade
 from app.services import orders
 from models.audit import AuditLog
-from models.orders import Order, PaymentNotice, SimulatedTrade
+from models.orders import Order, PaymentNotice
 from tests.conftest import PASSWORD
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_user
 from tests.helpers import path, visible_text

@@ -14,7 +14,9 @@ from app.services import (
     assessments,
     certificates,
     enterprises,
+    inbox,
     invoices,
+    notices,
     notifications,
     orders,
     plans,
@@ -160,7 +162,7 @@ def test_the_preview_is_exactly_what_is_sent(class_):
     ids = [t.id for t in trainees]
     page = client.post(path("EnrolledView.notify_preview", plan_id=plan.id),
                        data={"ids": ids, "kind": "training"}).get_data(as_text=True)
-    previewed = notifications.preview(class_["user"], ids, "training")
+    previewed = notices.preview(class_["user"], ids, "training")
     for item in previewed:
         assert item.text in page and "王老师 0571-88886666" in item.text
     assert "139****0000" in visible_text(page) and "13900000000" not in page
@@ -168,8 +170,8 @@ def test_the_preview_is_exactly_what_is_sent(class_):
                 data={"ids": ids, "kind": "training"})
     sent = {m.phone: m.text for m in _outbox()}
     assert sent == {item.enrolment.mobile: item.text for item in previewed}
-    notices = db.session.scalars(select(TraineeNotice)).all()
-    assert {n.state for n in notices} == {"sent"} and len(notices) == 3
+    rows = db.session.scalars(select(TraineeNotice)).all()
+    assert {n.state for n in rows} == {"sent"} and len(rows) == 3
     detail = visible_text(client.get(path("TraineeView.detail", enrolment_id=ids[0])).get_data(
         as_text=True))
     assert "培训通知" in detail and "已发送" in detail and "139****0000" in detail
@@ -177,21 +179,21 @@ def test_the_preview_is_exactly_what_is_sent(class_):
 
 def test_sending_again_asks_for_confirmation(class_):
     user, trainee = class_["user"], class_["trainees"][0]
-    notifications.send(user, [trainee.id], "training")
-    with pytest.raises(notifications.NeedsConfirmation) as asked:
-        notifications.send(user, [trainee.id], "training")
+    notices.send(user, [trainee.id], "training")
+    with pytest.raises(notices.NeedsConfirmation) as asked:
+        notices.send(user, [trainee.id], "training")
     assert asked.value.names == [trainee.person.name]
     page = class_["client"].post(path("EnrolledView.notify_send", plan_id=class_["plan"].id),
                                  data={"ids": [trainee.id], "kind": "training"})
     assert "部分学员已收到过该通知" in visible_text(page.get_data(as_text=True))
     assert db.session.scalar(select(func.count()).select_from(TraineeNotice)) == 1
-    notifications.send(user, [trainee.id], "training", confirm_repeat=True)
+    notices.send(user, [trainee.id], "training", confirm_repeat=True)
     assert db.session.scalar(select(func.count()).select_from(TraineeNotice)) == 2
 
 
 def test_quiet_hours_hold_trainee_sms_until_morning(class_, clock_at):
     clock_at(dt.datetime(2026, 11, 28, 22, 30))
-    notifications.send(class_["user"], [class_["trainees"][0].id], "training")
+    notices.send(class_["user"], [class_["trainees"][0].id], "training")
     notice = db.session.scalars(select(TraineeNotice)).one()
     assert notice.state == "queued" and notice.send_after == dt.datetime(2026, 11, 29, 8, 0)
     clock_at(dt.datetime(2026, 11, 29, 7, 59))
@@ -211,7 +213,7 @@ def test_a_failing_provider_is_retried_then_failed(class_, monkeypatch):
             raise ConnectionError("provider unreachable")
 
     monkeypatch.setattr(sms, "backend", lambda: Down())
-    notifications.send(class_["user"], [class_["trainees"][0].id], "training")
+    notices.send(class_["user"], [class_["trainees"][0].id], "training")
     notice = db.session.scalars(select(TraineeNotice)).one()
     db.session.expire_all()
     assert (notice.state, notice.attempts) == ("queued", 1)
@@ -230,15 +232,15 @@ def test_a_phone_gets_at_most_the_daily_cap(app, class_):
     app.config["SMS_DAILY_CAP"] = 2
     trainee = class_["trainees"][0]
     for _ in range(3):
-        notifications.send(class_["user"], [trainee.id], "training", confirm_repeat=True)
+        notices.send(class_["user"], [trainee.id], "training", confirm_repeat=True)
     states = sorted(n.state for n in db.session.scalars(select(TraineeNotice)))
     assert states == ["queued", "sent", "sent"] and len(_outbox(trainee.mobile)) == 2
 
 
 def test_an_enterprise_notifies_only_its_own_trainees(app, class_):
     stranger = gen_trainees(gen_enterprise(), class_["plan"], 1)[0]
-    with pytest.raises(notifications.NotFound):
-        notifications.preview(class_["user"], [class_["trainees"][0].id, stranger.id], "training")
+    with pytest.raises(notices.NotFound):
+        notices.preview(class_["user"], [class_["trainees"][0].id, stranger.id], "training")
     response = class_["client"].post(path("EnrolledView.notify_send", plan_id=class_["plan"].id),
                                      data={"ids": [stranger.id], "kind": "training"})
     assert response.status_code == 404 and _outbox() == []
@@ -249,11 +251,11 @@ def test_the_exam_notice_needs_an_admission_ticket(app, clock_at):
     plan = gen_finished_plan(gen_institution("330100"))
     trainee = gen_paid_trainees(plan, 1, enterprise=enterprise)[0]
     user = gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id)
-    [item] = notifications.preview(user, [trainee.id], "exam")
+    [item] = notices.preview(user, [trainee.id], "exam")
     assert item.text is None and "尚无准考证" in item.reason
     assessment = gen_assessment(plan, state="reported")
     assessments.approve(assessment.id, gen_regulator("330100"))
-    [item] = notifications.preview(user, [trainee.id], "exam")
+    [item] = notices.preview(user, [trainee.id], "exam")
     assert "准考证号ZK" in item.text and "实训基地考场" in item.text
 
 
@@ -298,15 +300,15 @@ def test_a_message_opens_the_page_it_names(app, clock_at, login_as):
     [message] = _messages(enterprise_id=enterprise.id)
     assert message.link == "my_enterprise"
     for key, link in (("old", "/orders/show/7"), ("gone", "no_such_page:3")):
-        notifications.post(key, "%(name)s is waiting for registration review.",
-                           enterprise=enterprise, link=link, name="x")
+        inbox.post(key, "%(name)s is waiting for registration review.",
+                   enterprise=enterprise, link=link, name="x")
     db.session.commit()
     client = app.test_client()
     login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
-    inbox = client.get(path("MessageView.inbox")).get_data(as_text=True)
-    assert f'<a href="{path("MyEnterpriseView.info")}">' in inbox
-    assert '<a href="/orders/show/7">' in inbox
-    assert inbox.count("<a href=", inbox.index('id="message-list"')) == 2
+    page = client.get(path("MessageView.inbox")).get_data(as_text=True)
+    assert f'<a href="{path("MyEnterpriseView.info")}">' in page
+    assert '<a href="/orders/show/7">' in page
+    assert page.count("<a href=", page.index('id="message-list"')) == 2
     with app.test_request_context():
         assert page_url("order", 5) == path("OrderView.show", pk=5)
         for target, (endpoint, argument) in PAGES.items():  # every page resolves

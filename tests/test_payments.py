@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from app import scope
 from app.extensions import db
 from app.integrations import alipay, alipay_sim
+from app.integrations.alipay_sim import SimulatedTrade
 from app.services import orders
 from models.audit import AuditLog
 from models.enrolment import Enrolment
-from models.orders import Order, PaymentNotice, SimulatedTrade
+from models.orders import Order, PaymentNotice
 from models.training import TrainingPlan
 from tasks.payments import expire_orders
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_user

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app import scope
 from app.extensions import db
 from app.integrations import ministry
-from app.services import assessments, certificate_push, notifications, plans, scores
+from app.services import assessments, certificate_push, notices, notifications, plans, scores
 from models.assessment import AssessmentPlan, Certificate, Score, ScoreReport
 from models.notifications import TraineeNotice
 from models.reference import Occupation, OccupationLevel
@@ -275,7 +275,7 @@ def test_an_exam_notice_held_for_quiet_hours_is_not_sent_after_the_exam_started(
                                 exam_end=early + dt.timedelta(hours=2))
     assessments.approve(assessment.id, gen_regulator("330100"))
     frozen(dt.datetime(2026, 11, 29, 23, 0))  # held until 08:00, after the exam's start
-    notifications.send(enrolled["user"], [enrolled["paid"].id], "exam")
+    notices.send(enrolled["user"], [enrolled["paid"].id], "exam")
     frozen(dt.datetime(2026, 11, 30, 8, 0))
     notifications.deliver_due()
     db.session.expire_all()

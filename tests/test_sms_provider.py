@@ -17,7 +17,7 @@ from app import create_app, scope
 from app.config_loader import ConfigError
 from app.extensions import db
 from app.integrations import sms
-from app.services import enterprises, notifications, sms_codes, sms_templates
+from app.services import enterprises, notices, notifications, sms_codes, sms_templates
 from models.accounts import SmsCode, SmsMessage
 from models.notifications import Message, TraineeNotice
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_regulator, gen_user
@@ -236,7 +236,7 @@ def test_a_refused_code_says_why_and_gives_out_no_code(app, client, provider):
 def test_a_notice_to_many_trainees_is_one_batch_rendered_as_previewed(class_, provider):
     client, plan, trainees = class_["client"], class_["plan"], class_["trainees"]
     ids = [t.id for t in trainees]
-    previewed = notifications.preview(class_["user"], ids, "training")
+    previewed = notices.preview(class_["user"], ids, "training")
     page = client.post(path("EnrolledView.notify_preview", plan_id=plan.id),
                        data={"ids": ids, "kind": "training"}).get_data(as_text=True)
     assert all(item.text in page for item in previewed)
@@ -261,7 +261,7 @@ def test_a_notice_to_many_trainees_is_one_batch_rendered_as_previewed(class_, pr
 def test_provider_errors_map_to_states_and_only_temporary_ones_are_retried(
         class_, provider, code, notice_state, message_state, label):
     provider.errors = [code]
-    notifications.send(class_["user"], [class_["trainees"][0].id], "training")
+    notices.send(class_["user"], [class_["trainees"][0].id], "training")
     [notice] = _notices()
     assert (notice.state, notice.attempts) == (notice_state, 1)
     assert label in notice.last_error and code in notice.last_error
@@ -277,7 +277,7 @@ def test_provider_errors_map_to_states_and_only_temporary_ones_are_retried(
 
 def test_a_timeout_is_retried_then_failed(app, class_, provider):
     provider.delay = 2  # the SDK gives up after SMS_TIMEOUT_SECONDS = 1
-    notifications.send(class_["user"], [class_["trainees"][0].id], "training")
+    notices.send(class_["user"], [class_["trainees"][0].id], "training")
     [notice] = _notices()
     assert (notice.state, notice.attempts) == ("queued", 1)
     assert "短信服务暂不可用" in notice.last_error
@@ -292,12 +292,12 @@ def test_quiet_hours_and_the_daily_cap_apply_before_the_provider_is_called(app, 
                                                                           provider):
     user, trainee = class_["user"], class_["trainees"][0]
     app.config["CLOCK_FROZEN_AT"] = dt.datetime(2026, 11, 28, 22, 30)
-    notifications.send(user, [trainee.id], "training")
+    notices.send(user, [trainee.id], "training")
     notifications.deliver_due()
     assert provider.requests == [] and _notices()[0].state == "queued"
     app.config["CLOCK_FROZEN_AT"] = dt.datetime(2026, 11, 29, 8, 0)
     app.config["SMS_DAILY_CAP"] = 1
-    notifications.send(user, [trainee.id], "training", confirm_repeat=True)
+    notices.send(user, [trainee.id], "training", confirm_repeat=True)
     notifications.deliver_due()
     assert [s["phone"] for s in provider.sent] == [trainee.mobile]  # one of two went
     assert sorted(n.state for n in _notices()) == ["queued", "sent"]
@@ -307,7 +307,7 @@ def test_quiet_hours_and_the_daily_cap_apply_before_the_provider_is_called(app, 
 
 def test_receipts_arriving_late_are_recorded_and_shown(app, class_, provider, login_as):
     client, trainees = class_["client"], class_["trainees"]
-    notifications.send(class_["user"], [t.id for t in trainees], "training")
+    notices.send(class_["user"], [t.id for t in trainees], "training")
     biz_id = provider.sent[0]["biz_id"]
     assert sms.check_receipts() == {"delivered": 0, "failed": 0, "waiting": 3,
                                     "unconfirmed": 0, "errors": 0}

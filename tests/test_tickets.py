@@ -9,10 +9,11 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from app import clock
 from app.extensions import db
+from app.integrations import pdf as pdfkit
+from app.integrations.pdf import cjk_font, qr_drawing
 from app.integrations.storage import storage
-from app.services import documents, tickets
+from app.services import tickets
 from app.services.codes import mask_id_number
-from app.services.documents import cjk_font, qr_drawing
 from models.assessment import AdmissionTicket
 from tests.assessment_factories import gen_assessment, gen_finished_plan, gen_paid_trainees
 from tests.factories import gen_enterprise, gen_institution
@@ -82,12 +83,12 @@ def test_the_qr_code_links_to_the_ticket_verification_page(assessment, trainees,
     made = gen_tickets(assessment, trainees)
     encoded = []
 
-    class RecordingQr(documents.QrCodeWidget):
+    class RecordingQr(pdfkit.QrCodeWidget):
         def __init__(self, value, **kw):
             encoded.append(value)
             super().__init__(value, **kw)
 
-    monkeypatch.setattr(documents, "QrCodeWidget", RecordingQr)
+    monkeypatch.setattr(pdfkit, "QrCodeWidget", RecordingQr)
 
     tickets.tickets_pdf(made)
 

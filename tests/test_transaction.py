@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from app import scope
 from app.extensions import db
 from app.integrations import alipay
+from app.integrations.alipay_sim import SimulatedTrade
 from app.services import audit, orders
 from app.services.transaction import after_commit, after_rollback, transaction, transactional
 from models.audit import AuditLog
-from models.orders import Order, SimulatedTrade
+from models.orders import Order
 from models.training import TrainingPlan
 from tasks.payments import expire_orders
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_user

@@ -6,7 +6,7 @@ from flask import flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 
-from app.services import notifications, progress, tickets
+from app.services import notices, progress, tickets
 
 
 class EnrolledView(BaseView):
@@ -30,7 +30,7 @@ class EnrolledView(BaseView):
         trainees = progress.trainees_of(plan_id, g.user.enterprise_id)
         return self.render_template(
             "enrolled/plan.html", entry=entry, trainees=trainees,
-            notifiable=notifications.paid_ids([t.enrolment.id for t in trainees]))
+            notifiable=notices.paid_ids([t.enrolment.id for t in trainees]))
 
     @expose("/ticket/<int:enrolment_id>.pdf")
     @has_access
@@ -52,8 +52,8 @@ class EnrolledView(BaseView):
         ids = request.form.getlist("ids", type=int)
         kind = request.form.get("kind", "")
         try:
-            items = notifications.preview(g.user, ids, kind)
-        except notifications.NoticeRefused as error:  # not the enterprise's: app/errors.py
+            items = notices.preview(g.user, ids, kind)
+        except notices.NoticeRefused as error:  # not the enterprise's: app/errors.py
             flash(str(error), "warning")
             return redirect(url_for(".plan", plan_id=plan_id))
         return self.render_template("enrolled/notify.html", plan_id=plan_id, items=items,
@@ -65,12 +65,12 @@ class EnrolledView(BaseView):
         ids = request.form.getlist("ids", type=int)
         kind = request.form.get("kind", "")
         try:
-            sent = notifications.send(g.user, ids, kind,
+            sent = notices.send(g.user, ids, kind,
                                       confirm_repeat=request.form.get("repeat") == "1")
-        except notifications.NeedsConfirmation as error:
+        except notices.NeedsConfirmation as error:
             flash(str(error), "warning")
             return self.notify_preview(plan_id, needs_confirmation=error.names)
-        except notifications.NoticeRefused as error:
+        except notices.NoticeRefused as error:
             flash(str(error), "danger")
             return redirect(url_for(".plan", plan_id=plan_id))
         flash(gettext("%(n)s notices are on their way; their delivery shows on each trainee's "

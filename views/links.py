@@ -37,7 +37,7 @@ def page_url(target: str, row_id: Optional[int] = None,
 
 
 def message_url(link: Optional[str]) -> Optional[str]:
-    """A message's link: "<target>" or "<target>:<row id>" (app.services.notifications); a
+    """A message's link: "<target>" or "<target>:<row id>" (app.services.inbox); a
     message posted before those held its path, which is kept."""
     if not link:
         return None

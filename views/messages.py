@@ -3,7 +3,7 @@ from flask import g, redirect, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_login import current_user
 
-from app.services import notifications
+from app.services import inbox
 from views.links import message_url
 
 
@@ -16,13 +16,13 @@ class MessageView(BaseView):
     @expose("/")
     @has_access
     def inbox(self):
-        return self.render_template("messages.html", messages=notifications.inbox(g.user),
+        return self.render_template("messages.html", messages=inbox.latest(g.user),
                                     message_url=message_url)
 
     @expose("/read", methods=["POST"])
     @has_access
     def read_all(self):
-        notifications.mark_read(g.user)
+        inbox.mark_read(g.user)
         return redirect(url_for(".inbox"))
 
 
@@ -30,4 +30,4 @@ def unread_messages() -> int:
     """For the top bar (a template global): 0 for visitors."""
     if not current_user.is_authenticated:
         return 0
-    return notifications.unread(current_user)
+    return inbox.unread(current_user)

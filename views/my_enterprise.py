@@ -12,7 +12,7 @@ from wtforms.validators import Length, Optional
 
 from app.extensions import db
 from app.services import DomainError, enterprises, sms_codes
-from models.organisation import Enterprise
+from models.organisation import DocumentSlot, Enterprise
 from models.states import ReviewState
 from views.registration import REQUIRED, city_choices, send_code_response
 
@@ -82,7 +82,8 @@ class MyEnterpriseView(BaseView):
     def info(self):
         enterprise = self._enterprise()
         return self.render_template("my_enterprise.html", enterprise=enterprise,
-                                    documents=enterprises.documents_of(enterprise))
+                                    documents=enterprises.documents_of(enterprise),
+                                    document_slots=DocumentSlot)
 
     @expose("/edit", methods=["GET", "POST"])
     @has_access
@@ -101,7 +102,7 @@ class MyEnterpriseView(BaseView):
                 region_code=form.region_code.data, province_owned=form.province_owned.data,
                 contact_mobile=form.contact_mobile.data, sms_code=form.sms_code.data or "",
                 **details)
-            files = {slot: (f.filename, f.read()) for slot in ("yyzz", "cns", "zzzs")
+            files = {slot: (f.filename, f.read()) for slot in DocumentSlot
                      if (f := request.files.get(slot)) and f.filename}
             try:
                 saved = enterprises.update_profile(enterprise.id, g.user, change, files)
@@ -115,7 +116,7 @@ class MyEnterpriseView(BaseView):
                     flash(gettext("Saved."), "success")
                 return redirect(url_for(".info"))
         return self.render_template("my_enterprise_edit.html", form=form, enterprise=enterprise,
-                                    approved=approved)
+                                    approved=approved, document_slots=DocumentSlot)
 
     @expose("/sms-preference", methods=["POST"])
     @has_access

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.scope import ROW_SCOPE, get_scoped
 from app.services.enterprises import DOCUMENT_COLUMNS
-from models.organisation import Enterprise, Institution
+from models.organisation import DocumentSlot, Enterprise, Institution
 from views.base import EagerInterface, JianpeiModelView
 from views.files import send_jpeg
 
@@ -47,6 +47,7 @@ class EnterpriseView(JianpeiModelView):
     order_columns = ["uscc", "name", "created_at"]
     base_order = ("created_at", "desc")
     show_template = "enterprise_show.html"
+    extra_args = {"document_slots": DocumentSlot}
 
 
 class InstitutionView(JianpeiModelView):
@@ -77,7 +78,7 @@ class DocumentView(BaseView):
 
     @expose("/enterprise/<int:pk>/<slot>.jpg")
     @has_access
-    def enterprise_document(self, pk: int, slot: str = "yyzz"):
+    def enterprise_document(self, pk: int, slot: str = DocumentSlot.LICENCE):
         enterprise = get_scoped(Enterprise, pk)
         key = getattr(enterprise, DOCUMENT_COLUMNS.get(slot, ""), None)
         return send_jpeg(key, download_name=f"{slot}.jpg")

@@ -3,8 +3,8 @@ codes on admission tickets and certificates point to. They show masked data only
 from flask import Response, request
 from flask_appbuilder import BaseView, expose
 
+from app.integrations.pdf import qr_svg
 from app.services import DomainError, assessments, certificates
-from app.services.documents import qr_svg
 
 
 class CertificateLookupView(BaseView):

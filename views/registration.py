@@ -23,6 +23,7 @@ from app.services import DomainError, documents, enterprises, sms_codes, sms_tem
 from app.services import uploads as staged
 from app.services.licence import LICENCE_FIELDS
 from app.services.licence import problem_message as licence_problem
+from models.organisation import DocumentSlot
 from models.reference import PROVINCE_CODE, Region
 
 REQUIRED = DataRequired(message=_l("This field is required."))
@@ -45,9 +46,10 @@ class RegistrationForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[REQUIRED],
                              description=_l("At least 8 characters."))
     password_confirm = PasswordField(_l("Confirm password"), validators=[REQUIRED])
-    yyzz = FileField("yyzz.jpg")
-    cns = FileField("cns.jpg")
-    zzzs = FileField("zzzs.jpg")
+    # One file field and one staged-upload token per DocumentSlot, named by its value.
+    yyzz = FileField(DocumentSlot.LICENCE.filename)
+    cns = FileField(DocumentSlot.COMMITMENT.filename)
+    zzzs = FileField(DocumentSlot.QUALIFICATION.filename)
     yyzz_token = HiddenField()
     cns_token = HiddenField()
     zzzs_token = HiddenField()

@@ -7,7 +7,7 @@ from app.extensions import db
 from app.scope import get_scoped
 from app.services import DomainError, enterprises
 from app.services.licence import LICENCE_FIELDS
-from models.organisation import Enterprise
+from models.organisation import DocumentSlot, Enterprise
 from models.states import ReviewState
 
 
@@ -32,7 +32,7 @@ class EnterpriseReviewView(BaseView):
         typed = {field.name: getattr(enterprise, field.name) for field in LICENCE_FIELDS}
         return self.render_template(
             "review/detail.html", enterprise=enterprise, reading=reading,
-            licence_fields=LICENCE_FIELDS,
+            licence_fields=LICENCE_FIELDS, document_slots=DocumentSlot,
             differences=enterprises.reading_differences(typed, reading),
             can_decide=(enterprise.review_state == ReviewState.PENDING.value
                         and enterprise.reviewing_authority_id == g.user.authority_id))

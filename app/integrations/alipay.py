@@ -56,7 +56,7 @@ def configure(app: Flask) -> None:
         _ensure_simulator_keys(config)
         from app.integrations import alipay_sim
 
-        app.register_blueprint(alipay_sim.blueprint)
+        alipay_sim.mount(app)
     elif name not in GATEWAYS:
         raise RuntimeError(f"ALIPAY_GATEWAY must be simulator, sandbox or production, not {name!r}")
     if not config.get("PUBLIC_BASE_URL"):

@@ -3,7 +3,8 @@
 It speaks the protocol our side uses, signed with its own RSA2 key: the page-pay cashier
 (pay / cancel), the asynchronous notification to `notify_url`, the browser's return to
 `return_url`, and the server APIs trade.query, trade.close and trade.refund. It keeps its
-trades in its own table and moves no money. Production configures Alipay instead, and this
+trades in its own table (SimulatedTrade, outside the production schema: see simulators.py)
+and moves no money. Production configures Alipay instead, and this
 blueprint is then not mounted at all.
 """
 import base64
@@ -13,16 +14,18 @@ import logging
 import secrets
 import urllib.parse
 from decimal import Decimal, InvalidOperation
+from typing import Optional
 
 from Cryptodome.Hash import SHA256
 from Cryptodome.PublicKey import RSA
 from Cryptodome.Signature import PKCS1_v1_5
-from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request
+from sqlalchemy import DateTime, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
 from app.extensions import db
-from app.integrations import alipay
-from models.orders import SimulatedTrade
+from app.integrations import alipay, simulators
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,31 @@ blueprint = Blueprint("alipay_sim", __name__, url_prefix="/alipay-sim")
 WAITING, PAID, CLOSED = "WAIT_BUYER_PAY", "TRADE_SUCCESS", "TRADE_CLOSED"
 SELLER_ID = "2088000000000001"
 BUYER_ID = "2088000000000002"
+
+
+class SimulatedTrade(simulators.SimulatorModel):
+    """The simulator's own record of a trade (the embedded default only)."""
+
+    __tablename__ = "alipay_sim_trade"
+
+    out_trade_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject: Mapped[str] = mapped_column(String(256), nullable=False)
+    total_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    notify_url: Mapped[Optional[str]] = mapped_column(Text)
+    return_url: Mapped[Optional[str]] = mapped_column(Text)
+    time_expire: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(24), nullable=False)
+    trade_no: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    refunded: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"), nullable=False)
+    refund_request_no: Mapped[Optional[str]] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    paid_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+
+
+def mount(app: Flask) -> None:
+    """Serve the simulator, its table wanted in the app's database (see simulators.py)."""
+    simulators.mount(app, blueprint, SimulatedTrade)
 
 
 def _unsigned(fields: dict, *, drop_sign_type: bool) -> str:

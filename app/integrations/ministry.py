@@ -52,7 +52,7 @@ def configure(app: Flask) -> None:
     if endpoint == RECEIVER:
         from app.integrations import ministry_receiver
 
-        app.register_blueprint(ministry_receiver.blueprint)
+        ministry_receiver.mount(app)
     elif not endpoint.startswith(("https://", "http://")):
         raise RuntimeError(f"MINISTRY_ENDPOINT must be receiver or an http(s) URL, not {endpoint!r}")
 

@@ -1,6 +1,7 @@
 """A built-in receiver for certificate pushes, for the embedded default (MINISTRY_ENDPOINT =
 "receiver"). It speaks the protocol app/integrations/ministry.py uses and keeps what it
-receives in its own table, one receipt per certificate number however often it arrives.
+receives in its own table (MinistryReceipt, outside the production schema: see
+simulators.py), one receipt per certificate number however often it arrives.
 Production pushes to the ministry instead, and this blueprint is then not mounted at all.
 
 POST /ministry-sim/api/certificates   Authorization: Bearer <MINISTRY_API_TOKEN>, JSON body
@@ -15,13 +16,14 @@ import hmac
 import json
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import update
+from flask import Blueprint, Flask, current_app, jsonify, request
+from sqlalchemy import DateTime, Integer, String, Text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
 from app.extensions import csrf, db
-from models.assessment import MinistryReceipt
+from app.integrations import simulators
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,22 @@ blueprint = Blueprint("ministry_sim", __name__, url_prefix="/ministry-sim")
 
 REQUIRED = ("number", "holder_name", "id_number", "gender", "occupation_code",
             "occupation_name", "level_name", "issued_on", "institution_name", "region_code")
+
+
+class MinistryReceipt(simulators.SimulatorModel):
+    """What the receiver has received (the embedded default only)."""
+
+    __tablename__ = "ministry_receipt"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    deliveries: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+
+def mount(app: Flask) -> None:
+    """Serve the receiver, its table wanted in the app's database (see simulators.py)."""
+    simulators.mount(app, blueprint, MinistryReceipt)
 
 
 def _error(status: int, code: str, msg: str, **extra):

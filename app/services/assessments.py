@@ -12,13 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from app import clock
 from app.extensions import db
 from app.rules import is_city_regulator_of
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, notifications
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, inbox
 from app.services.plans import date_order, phase
 from app.services.transaction import transactional
 from models.assessment import AdmissionTicket, AssessmentPlan
 from models.enrolment import Enrolment
 from models.orders import Order
-from models.states import AssessmentState, OrderState, PlanPhase
+from models.states import AssessmentState, EnrolmentState, OrderState, PlanPhase
 from models.training import TrainingPlan
 
 FIELDS = ("exam_start", "exam_end", "venue", "theory_part", "practical_part", "theory_pass",
@@ -42,7 +42,7 @@ def paid_enrolments(plan_id: int):
     """SQL for the live trainees of a plan whose order is paid: the people an exam is for."""
     return (select(Enrolment)
             .join(Order, Order.id == Enrolment.order_id)
-            .where(Enrolment.plan_id == plan_id, Enrolment.status == "live",
+            .where(Enrolment.plan_id == plan_id, Enrolment.status == EnrolmentState.LIVE.value,
                    Order.state == OrderState.PAID.value)
             .order_by(Enrolment.id))
 
@@ -155,7 +155,7 @@ def approve(assessment_id: int, reviewer: Any) -> AssessmentPlan:
                              AssessmentState.APPROVED, None, "assessment.approve")
     _make_tickets(assessment)
     db.session.flush()
-    notifications.tickets_available(assessment)
+    inbox.tickets_available(assessment)
     return assessment
 
 
@@ -210,9 +210,9 @@ def _transition(assessment: AssessmentPlan, sources: tuple[str, ...], target: As
                          after={"state": target.value, "reason": reason},
                          region_code=assessment.plan.region_code)
     if target is AssessmentState.REPORTED:
-        notifications.assessment_reported(assessment, entry)
+        inbox.assessment_reported(assessment, entry)
     elif target is AssessmentState.REJECTED:
-        notifications.assessment_returned(assessment, entry)
+        inbox.assessment_returned(assessment, entry)
     return assessment
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from app import clock, scope
 from app.extensions import db
 from app.integrations import ministry
-from app.services import N_, audit, notifications
+from app.services import N_, audit, inbox
 from app.services.transaction import transactional
 from models.assessment import Certificate
 from models.states import CertificateState
@@ -156,6 +156,6 @@ def _record_push(certificate_id: int, data: dict, region_code: str, answer: dict
         audit.record("certificate.push", certificate, after={
             "number": data["number"], "state": PUSHED, "ministry": answer.get("status")},
             region_code=region_code)
-        notifications.certificate_pushed(certificate)
+        inbox.certificate_pushed(certificate)
     db.session.expire_all()
     return PUSHED_NOW if moved else ALREADY

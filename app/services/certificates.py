@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from app import clock
 from app.extensions import db
 from app.rules import is_city_regulator_of
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, notifications, scores
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, inbox, scores
 from app.services.transaction import after_commit, transactional
 from models.assessment import Certificate, CertificateSequence, ScoreReport
 from models.enrolment import Enrolment
@@ -47,7 +47,7 @@ def approve_scores(report_id: int, reviewer: Any) -> list[Certificate]:
     _move(report, ScoreState.APPROVED, None)
     passed = [score.enrolment for score in report.scores if score.passed]
     certificates = generate(passed)
-    notifications.scores_approved(report)
+    inbox.scores_approved(report)
     audit.record("scores.approve", report, after={
         "state": ScoreState.APPROVED.value, "certificates": [c.number for c in certificates]},
         region_code=report.assessment.plan.region_code)
@@ -66,7 +66,7 @@ def reject_scores(report_id: int, reviewer: Any, reason: str) -> ScoreReport:
     entry = audit.record("scores.reject", report, after={"state": ScoreState.REJECTED.value,
                                                          "reason": reason[:256]},
                          region_code=report.assessment.plan.region_code)
-    notifications.scores_returned(report, entry)
+    inbox.scores_returned(report, entry)
     return report
 
 

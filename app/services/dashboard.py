@@ -22,6 +22,7 @@ from models.reference import PROVINCE_CODE, Occupation, Region
 from models.states import (
     AssessmentState,
     CertificateState,
+    EnrolmentState,
     OrderState,
     PlanPhase,
     PlanState,
@@ -171,7 +172,7 @@ def charts(user: Any) -> list[Chart]:
 
 def _enrolled(user: Any):
     """Live enrolments in the user's scope."""
-    return and_(Enrolment.status == "live", scope.scope_clause(Enrolment, user))
+    return and_(Enrolment.status == EnrolmentState.LIVE.value, scope.scope_clause(Enrolment, user))
 
 
 def _counted(label: str, n: int) -> Bar:
@@ -382,7 +383,7 @@ def assessments_missing(user: Any) -> list[Item]:
         .where(scope.scope_clause(TrainingPlan, user),
                TrainingPlan.in_phase(PlanPhase.TRAINING_ENDED, clock.now()),
                ~exists().where(AssessmentPlan.plan_id == TrainingPlan.id),
-               Enrolment.status == "live", Order.state == OrderState.PAID.value)
+               Enrolment.status == EnrolmentState.LIVE.value, Order.state == OrderState.PAID.value)
         .group_by(TrainingPlan.id).order_by(TrainingPlan.train_end, TrainingPlan.id)).all()
     return [Item(str(plan), "new_assessment_plan", plan.id, count=count)
             for plan, count in rows]

@@ -19,9 +19,9 @@ from app.extensions import db
 from app.rules import supervising_authority
 from app.integrations.storage import storage
 from app.services.codes import uscc_check_char
-from models.organisation import Enterprise, Institution
+from models.organisation import DocumentSlot, Enterprise, Institution
 from models.reference import Authority, Occupation, OccupationLevel
-from models.states import PlanState, ReviewState
+from models.states import EnrolmentState, PlanState, ReviewState
 from models.training import TrainingPlan
 
 
@@ -111,9 +111,10 @@ def _enterprise(uscc: str, name: str, state: ReviewState, authority: Authority,
         **details,
     })
     files = storage()
-    enterprise.licence_file = files.save(_placeholder_jpeg("yyzz", uscc), ".jpg")
-    enterprise.commitment_file = files.save(_placeholder_jpeg("cns", uscc), ".jpg")
-    enterprise.qualification_file = files.save(_placeholder_jpeg("zzzs", uscc), ".jpg")
+    enterprise.licence_file = files.save(_placeholder_jpeg(DocumentSlot.LICENCE, uscc), ".jpg")
+    enterprise.commitment_file = files.save(_placeholder_jpeg(DocumentSlot.COMMITMENT, uscc), ".jpg")
+    enterprise.qualification_file = files.save(_placeholder_jpeg(DocumentSlot.QUALIFICATION, uscc),
+                                               ".jpg")
     db.session.add(enterprise)
     db.session.flush()
     return enterprise
@@ -253,7 +254,7 @@ def _enrol(enterprise: Enterprise, plan, people) -> list:
         photo = _portrait()
         enrolment = Enrolment(
             person=person, plan_id=plan.id, enterprise_id=enterprise.id,
-            occupation_id=plan.occupation_id, level_id=plan.level_id, status="live",
+            occupation_id=plan.occupation_id, level_id=plan.level_id, status=EnrolmentState.LIVE.value,
             mobile=f"1370000000{i}", education_id=education.id, title_id=title.id,
             photo_key=files.save(photo, ".jpg"), photo_thumb_key=files.save(thumbnail(photo), ".jpg"),
             id_photo_key=files.save(_placeholder_jpeg("id", number), ".jpg"), created_at=now)

@@ -1,31 +1,11 @@
-"""PDF documents with Chinese text (reportlab with an embedded CJK TrueType font)."""
+"""企业承诺书: the commitment letter template an enterprise prints, stamps and uploads (a PDF
+with Chinese text; the PDF primitives are app/integrations/pdf.py)."""
 import io
-import os
-from functools import lru_cache
 
-from flask import current_app
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen import canvas
 
-FONT = "JianpeiCJK"
-
-
-@lru_cache(maxsize=1)
-def _register_font(path: str) -> str:
-    if not os.path.exists(path):
-        raise RuntimeError(f"CJK font not found at {path}; install fonts-wqy-microhei")
-    pdfmetrics.registerFont(TTFont(FONT, path, subfontIndex=0))
-    return FONT
-
-
-def cjk_font() -> str:
-    return _register_font(current_app.config["CJK_FONT_PATH"])
-
+from app.integrations import pdf as pdfkit
 
 COMMITMENT_LINES = (
     "本企业郑重承诺：",
@@ -43,47 +23,15 @@ COMMITMENT_LINES = (
 
 def commitment_letter_template() -> io.BytesIO:
     """企业承诺书模版: printed, stamped with the company seal, photographed as cns.jpg."""
-    font = cjk_font()
+    font = pdfkit.cjk_font()
     out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=A4)
-    pdf.setTitle("企业承诺书")
+    pdf = pdfkit.a4_canvas(out, "企业承诺书", invariant=False)
     width, height = A4
     pdf.setFont(font, 22)
     pdf.drawCentredString(width / 2, height - 40 * mm, "企业承诺书")
-    pdf.setFont(font, 13)
-    y = height - 65 * mm
-    for line in COMMITMENT_LINES:
-        pdf.drawString(25 * mm, y, line)
-        y -= 12 * mm
+    pdfkit.draw_lines(pdf, font, 13, COMMITMENT_LINES, 25 * mm, height - 65 * mm, 12 * mm)
     pdf.showPage()
     pdf.save()
     out.seek(0)
     return out
-
-
-def qr_drawing(text: str, size: float = 30 * mm):
-    """A reportlab drawing of a QR code for `text` (error correction M), `size` points square."""
-    widget = QrCodeWidget(text, barLevel="M")
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    return drawing
-
-
-def qr_svg(text: str, size: float = 120) -> str:
-    from reportlab.graphics import renderSVG
-
-    return renderSVG.drawToString(qr_drawing(text, size))
-
-
-def wrap(text, font, size, width) -> list[str]:
-    """Break anywhere (Chinese has no spaces; reportlab's simpleSplit only breaks at them)."""
-    lines, line = [], ""
-    for char in text:
-        if line and pdfmetrics.stringWidth(line + char, font, size) > width:
-            lines.append(line)
-            line = char
-        else:
-            line += char
-    return lines + [line] if line else lines
 

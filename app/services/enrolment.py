@@ -15,7 +15,7 @@ from app.services.transaction import transactional
 from models.enrolment import Enrolment, ImportBatch, Person
 from models.organisation import Enterprise
 from models.reference import Education, ProfessionalTitle
-from models.states import PlanPhase, PlanState, ReviewState
+from models.states import EnrolmentState, PlanPhase, PlanState, ReviewState
 from models.training import TrainingPlan
 
 
@@ -58,7 +58,7 @@ def import_roster(plan_id: int, user: Any, data: bytes, filename: str) -> roster
         person_ids = _save_people(report.trainees, now)
         _bulk_insert(Enrolment.__table__, [
             dict(_enrolment_values(t), person_id=person_ids[t.id_number], plan_id=plan.id,
-                 enterprise_id=user.enterprise_id, batch_id=batch.id, status="live",
+                 enterprise_id=user.enterprise_id, batch_id=batch.id, status=EnrolmentState.LIVE.value,
                  created_at=now)
             for t in report.trainees])
         audit.record("roster.import", batch, after={"plan": plan.id, "rows": batch.rows,
@@ -149,7 +149,8 @@ def add_trainee(plan_id: int, user: Any, values: dict[str, str]) -> list[roster_
     try:
         person_id = _save_people([trainee], now)[trainee.id_number]
         enrolment = Enrolment(person_id=person_id, plan_id=plan.id,
-                              enterprise_id=user.enterprise_id, status="live", created_at=now,
+                              enterprise_id=user.enterprise_id, status=EnrolmentState.LIVE.value,
+                              created_at=now,
                               **_enrolment_values(trainee))
         db.session.add(enrolment)
         db.session.flush()
@@ -208,7 +209,7 @@ def own_live_enrolment(enrolment_id: int, user: Any) -> Enrolment:
     """A live trainee of the user's enterprise, else 404."""
     enrolment = db.session.get(Enrolment, enrolment_id)
     if enrolment is None or enrolment.enterprise_id != user.enterprise_id \
-            or enrolment.status != "live":
+            or enrolment.status != EnrolmentState.LIVE.value:
         raise NotFound()
     return enrolment
 
@@ -220,9 +221,11 @@ def remove_trainee(enrolment_id: int, user: Any) -> None:
     enrolling_plan(enrolment.plan_id, user)
     # Conditional, so an order being made at this moment either has the trainee or not.
     removed = db.session.execute(
-        update(Enrolment).where(Enrolment.id == enrolment.id, Enrolment.status == "live",
+        update(Enrolment).where(Enrolment.id == enrolment.id,
+                                Enrolment.status == EnrolmentState.LIVE.value,
                                 Enrolment.order_id.is_(None))
-        .values(status="removed").execution_options(synchronize_session=False)).rowcount
+        .values(status=EnrolmentState.REMOVED.value)
+        .execution_options(synchronize_session=False)).rowcount
     if not removed:
         raise EnrolmentRefused(N_("This trainee is in an order and holds a seat; cancel the "
                                   "unpaid order first. Paid trainees cannot be removed here."),
@@ -239,7 +242,7 @@ def live_enrolments(plan_id: int, enterprise_id: int) -> list[Enrolment]:
     return list(db.session.scalars(
         select(Enrolment).where(Enrolment.plan_id == plan_id,
                                 Enrolment.enterprise_id == enterprise_id,
-                                Enrolment.status == "live")
+                                Enrolment.status == EnrolmentState.LIVE.value)
         .order_by(Enrolment.id)))
 
 

@@ -20,16 +20,16 @@ from app.services import (
     NotFound,
     accounts,
     audit,
-    notifications,
+    inbox,
     sms_codes,
 )
 from app.services import uploads as staged
 from app.services.codes import is_valid_uscc, normalize_mobile, normalize_uscc
 from app.services.transaction import after_commit, after_rollback, transactional
 from models.accounts import StagedUpload
-from models.organisation import Enterprise
+from models.organisation import DocumentSlot, Enterprise
 from models.reference import PROVINCE_CODE, Authority, Region
-from models.states import ReviewState
+from models.states import OcrState, ReviewState
 
 
 class RegistrationRefused(DomainError):
@@ -126,10 +126,12 @@ def register(data: RegistrationData, tokens: dict[str, Optional[str]]) -> Enterp
         registered_capital=data.registered_capital.strip(), established=data.established,
         address=data.address.strip(), region_code=data.region_code,
         province_owned=data.province_owned, contact_person=data.contact_person.strip(),
-        contact_mobile=data.contact_mobile, licence_file=documents["yyzz"].storage_key,
-        commitment_file=documents["cns"].storage_key,
-        qualification_file=documents["zzzs"].storage_key,
-        ocr_result=documents["yyzz"].ocr_result, review_state=ReviewState.PENDING.value,
+        contact_mobile=data.contact_mobile,
+        licence_file=documents[DocumentSlot.LICENCE].storage_key,
+        commitment_file=documents[DocumentSlot.COMMITMENT].storage_key,
+        qualification_file=documents[DocumentSlot.QUALIFICATION].storage_key,
+        ocr_result=documents[DocumentSlot.LICENCE].ocr_result,
+        review_state=ReviewState.PENDING.value,
         reviewing_authority_id=authority.id, created_at=clock.now(),
     )
     db.session.add(enterprise)
@@ -139,24 +141,22 @@ def register(data: RegistrationData, tokens: dict[str, Optional[str]]) -> Enterp
         db.session.delete(upload)  # the files now belong to the enterprise
     entry = audit.record("enterprise.register", enterprise,
                          after={"uscc": enterprise.uscc, "authority": authority.name})
-    notifications.enterprise_pending(enterprise, entry)
+    inbox.enterprise_pending(enterprise, entry)
     return enterprise
 
 
-def _documents(tokens: dict[str, Optional[str]]) -> dict[str, StagedUpload]:
-    from flask_babel import gettext
-
+def _documents(tokens: dict[str, Optional[str]]) -> dict[DocumentSlot, StagedUpload]:
     found = {}
-    for slot, label in staged.SLOTS.items():
+    for slot in DocumentSlot:
         upload = staged.find(tokens.get(slot), slot)
         if upload is None:
-            raise staged.UploadMissing(file=f"{gettext(label)} ({slot}.jpg)")
+            raise staged.UploadMissing(file=f"{slot.label} ({slot.filename})")
         found[slot] = upload
     return found
 
 
 def _check_licence(upload: StagedUpload, uscc: str) -> None:
-    if upload.ocr_state in ("queued", None):
+    if upload.ocr_state in (OcrState.QUEUED.value, None):
         raise LicenceNotReadYet()
     reading = staged.ocr_reading(upload) or {}
     if reading.get("problem") == "registration_number":  # other problems: LicenceUnclear below
@@ -229,7 +229,7 @@ def _decide(enterprise: Enterprise, state: ReviewState, reason: Optional[str]) -
     entry = audit.record(
         f"enterprise.{'approve' if state == ReviewState.APPROVED else 'reject'}", enterprise,
         before=before, after=audit.changes(enterprise, ["review_state", "review_reason"]))
-    notifications.enterprise_reviewed(enterprise, entry)
+    inbox.enterprise_reviewed(enterprise, entry)
     return enterprise
 
 
@@ -313,7 +313,7 @@ def update_profile(enterprise_id: int, user: Any, change: ProfileChange,
                          after={**audit.changes(enterprise, list(PROFILE_FIELDS)), **new_keys})
     if enterprise.review_state == ReviewState.PENDING.value \
             and before.get("review_state") != ReviewState.PENDING.value:
-        notifications.enterprise_pending(enterprise, entry)
+        inbox.enterprise_pending(enterprise, entry)
     if staged.LICENCE in new_keys:
         from tasks.ocr import read_enterprise_licence
 
@@ -327,24 +327,24 @@ def _delete_files(keys: list[str]) -> None:
         files.delete(key)
 
 
-DOCUMENT_COLUMNS = {"yyzz": "licence_file", "cns": "commitment_file",
-                    "zzzs": "qualification_file"}
+DOCUMENT_COLUMNS = {DocumentSlot.LICENCE: "licence_file",
+                    DocumentSlot.COMMITMENT: "commitment_file",
+                    DocumentSlot.QUALIFICATION: "qualification_file"}
 
 
 def _clean_documents(documents: dict[str, tuple[str, bytes]], approved: bool) -> dict:
     """Every new picture checked and re-encoded before anything is written."""
-    from flask_babel import gettext
-
     from app.services.images import DOCUMENT, clean_jpeg
 
     if documents and approved:
         raise InvalidState(N_("Documents of an approved enterprise cannot be replaced."))
     cleaned = {}
     for slot, (filename, data) in documents.items():
+        slot = DocumentSlot(slot)
         staged.check_name(slot, filename)
         cleaned[slot] = clean_jpeg(data, kind=DOCUMENT,
                                    max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
-                                   label=f"{gettext(staged.SLOTS[slot])} ({slot}.jpg)")
+                                   label=f"{slot.label} ({slot.filename})")
     return cleaned
 
 

@@ -7,15 +7,14 @@ from decimal import Decimal
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen import canvas
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.extensions import db
+from app.integrations import pdf as pdfkit
 from app.integrations.storage import storage
-from app.services import audit, notifications
-from app.services.documents import cjk_font, wrap
+from app.services import audit, inbox
 from app.services.transaction import transaction
 from models.orders import Invoice, Order
 from models.states import OrderState
@@ -156,7 +155,7 @@ def _issue_one(order_id: int, day: dt.date) -> str | None:
                        "issued_on": day.isoformat()},
                 region_code=order.plan.region_code,
             )
-            notifications.invoice_issued(invoice)
+            inbox.invoice_issued(invoice)
     except IntegrityError:  # rolled back by transaction()
         # A concurrent run committed this order's invoice first. Same day: same number, same
         # key, same bytes; keep its file. Another day: our file belongs to no invoice.
@@ -213,11 +212,9 @@ def invoice_pdf(invoice: Invoice) -> bytes:
 
 
 def _render(invoice: Invoice, out_trade_no: str) -> bytes:
-    font = cjk_font()
+    font = pdfkit.cjk_font()
     out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=A4, invariant=True)  # no timestamp or random id inside
-    pdf.setTitle(f"{TITLE} {invoice.number}")
-    pdf.setAuthor(invoice.seller_name)
+    pdf = pdfkit.a4_canvas(out, f"{TITLE} {invoice.number}", invoice.seller_name)
     width, height = A4
     left, right = _MARGIN, width - _MARGIN
 
@@ -305,11 +302,6 @@ def _row(pdf, font, top, left, right, height, label, text, tail) -> None:
 
 def _text(pdf, font, text, x, y, width, size, max_lines) -> None:
     """Text from baseline y, wrapped into at most max_lines lines, smaller if it must."""
-    lines = wrap(text, font, size, width)
-    while len(lines) > max_lines and size > 6:
-        size -= 0.5
-        lines = wrap(text, font, size, width)
-    pdf.setFont(font, size)
-    for line in lines[:max_lines]:
-        pdf.drawString(x, y, line)
-        y -= size * 1.2
+    size, lines = pdfkit.shrink_to_fit(text, font, size, width,
+                                       lambda size, lines: len(lines) <= max_lines)
+    pdfkit.draw_lines(pdf, font, size, lines[:max_lines], x, y, size * 1.2)

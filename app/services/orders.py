@@ -25,7 +25,7 @@ from app.services.enrolment import enrolling_plan
 from app.services.transaction import after_commit, transactional
 from models.enrolment import Enrolment
 from models.orders import Order, OrderItem, PaymentNotice
-from models.states import OrderState, RefundState
+from models.states import EnrolmentState, OrderState, RefundState
 from models.training import TrainingPlan
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def orderable(plan_id: int, enterprise_id: int) -> list[Enrolment]:
     return list(db.session.scalars(
         select(Enrolment).where(Enrolment.plan_id == plan_id,
                                 Enrolment.enterprise_id == enterprise_id,
-                                Enrolment.status == "live", Enrolment.order_id.is_(None))
+                                Enrolment.status == EnrolmentState.LIVE.value, Enrolment.order_id.is_(None))
         .order_by(Enrolment.id)))
 
 
@@ -108,7 +108,8 @@ def _create_order(plan_id: int, user: Any) -> Order:
         db.session.flush()
         ids = [t.id for t in trainees]
         claimed = _unlocked(update(Enrolment).where(
-            Enrolment.id.in_(ids), Enrolment.order_id.is_(None), Enrolment.status == "live")
+            Enrolment.id.in_(ids), Enrolment.order_id.is_(None),
+            Enrolment.status == EnrolmentState.LIVE.value)
             .values(order_id=order.id)).rowcount
         if claimed != n:  # a trainee was removed or ordered by a parallel request
             raise OrderRefused(N_("The trainees changed while the order was being made; "
@@ -464,7 +465,8 @@ def _late_payment(order: Order, trade_no: str, now: dt.datetime) -> str:
         .values(seats_paid=TrainingPlan.seats_paid + order.trainees)).rowcount
     item_ids = select(OrderItem.enrolment_id).where(OrderItem.order_id == order.id)
     trainees = _unlocked(update(Enrolment).where(
-        Enrolment.id.in_(item_ids), Enrolment.order_id.is_(None), Enrolment.status == "live")
+        Enrolment.id.in_(item_ids), Enrolment.order_id.is_(None),
+        Enrolment.status == EnrolmentState.LIVE.value)
         .values(order_id=order.id)).rowcount if seats else 0
     if seats and trainees == order.trainees:
         savepoint.commit()

@@ -22,6 +22,7 @@ from app.services.enrolment import enrolling_plan, own_live_enrolment
 from app.services.images import CleanImage, ImageRefused, clean_jpeg
 from app.services.transaction import after_commit, after_rollback, transactional
 from models.enrolment import Enrolment, Person
+from models.states import EnrolmentState
 
 PHOTO = images.PHOTO  # each kind's pixel limits are in app/services/images.py
 ID_PHOTO = images.ID_PHOTO
@@ -117,7 +118,7 @@ def upload_batch(plan_id: int, user: Any, kind: str,
     trainees = {e.person.id_number: e for e in db.session.scalars(
         select(Enrolment).join(Person).where(Enrolment.plan_id == plan.id,
                                              Enrolment.enterprise_id == user.enterprise_id,
-                                             Enrolment.status == "live"))}
+                                             Enrolment.status == EnrolmentState.LIVE.value))}
     result = BatchResult()
     changes = _files_follow(_Changes())
     _match_and_store(files, kind, trainees, result, changes)

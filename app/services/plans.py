@@ -10,11 +10,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from app import clock
 from app.extensions import db
 from app.rules import is_city_regulator_of
-from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, notifications
+from app.services import N_, DomainError, Forbidden, InvalidState, NotFound, audit, inbox
 from app.services.transaction import transactional
 from models.organisation import Enterprise
 from models.reference import PROVINCE_CODE, Occupation, OccupationLevel, Region
-from models.states import PlanPhase, PlanState, ReviewState
+from models.states import EnrolmentState, PlanPhase, PlanState, ReviewState
 from models.training import TrainingPlan
 
 # Changing these under enrolled trainees would change what they signed up and paid for;
@@ -101,7 +101,7 @@ def has_trainees(plan: TrainingPlan) -> bool:
 
     with db.session.no_autoflush:  # the plan may hold unsaved edits being checked
         enrolled = db.session.scalar(select(func.count()).select_from(Enrolment).where(
-            Enrolment.plan_id == plan.id, Enrolment.status == "live"))
+            Enrolment.plan_id == plan.id, Enrolment.status == EnrolmentState.LIVE.value))
     return bool(enrolled) or seats_taken(plan) > 0
 
 
@@ -262,5 +262,5 @@ def _transition(plan: TrainingPlan, state: PlanState, reason: Optional[str],
     entry = audit.record(action, plan, before=before,
                          after=audit.changes(plan, ["review_state", "review_reason"]))
     if state == PlanState.SUBMITTED:
-        notifications.plan_submitted(plan, entry)
+        inbox.plan_submitted(plan, entry)
     return plan

@@ -11,7 +11,7 @@ from app.services import NotFound, scores
 from app.services.plans import phase
 from models.assessment import AdmissionTicket, AssessmentPlan, Certificate, Score, ScoreReport
 from models.enrolment import Enrolment
-from models.states import AssessmentState, CertificateState, PlanPhase, ScoreState
+from models.states import AssessmentState, CertificateState, EnrolmentState, PlanPhase, ScoreState
 from models.training import TrainingPlan
 
 
@@ -53,7 +53,7 @@ def plans_of(enterprise_id: int, plan_id: Optional[int] = None) -> list[PlanProg
     """The plans the enterprise has live trainees in (or just `plan_id`), newest first."""
     query = (select(TrainingPlan, func.count(Enrolment.id))
              .join(Enrolment, Enrolment.plan_id == TrainingPlan.id)
-             .where(Enrolment.enterprise_id == enterprise_id, Enrolment.status == "live")
+             .where(Enrolment.enterprise_id == enterprise_id, Enrolment.status == EnrolmentState.LIVE.value)
              .group_by(TrainingPlan.id).order_by(TrainingPlan.train_start.desc())
              .options(selectinload(TrainingPlan.institution),  # the plans' names, by list
                       selectinload(TrainingPlan.occupation), selectinload(TrainingPlan.level)))
@@ -77,7 +77,7 @@ def trainees_of(plan_id: int, enterprise_id: int) -> list[TraineeProgress]:
     enrolments = list(db.session.scalars(
         select(Enrolment).where(Enrolment.plan_id == plan_id,
                                 Enrolment.enterprise_id == enterprise_id,
-                                Enrolment.status == "live").order_by(Enrolment.id)))
+                                Enrolment.status == EnrolmentState.LIVE.value).order_by(Enrolment.id)))
     ids = [e.id for e in enrolments]
     tickets = _by_enrolment(AdmissionTicket, ids)
     approved = {t.enrolment_id for t in tickets.values()

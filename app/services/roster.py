@@ -6,8 +6,6 @@ every real error with its Excel row, header text, value and a Chinese reason.
 """
 import datetime as dt
 import difflib
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -26,37 +24,27 @@ from app.services.codes import (
     normalize_mobile,
 )
 from app.services.dictionaries import active_values
-from app.services.roster_template import HEADERS, SHEET
+from app.services.roster_template import HEADERS, SHEET, RosterHeader
+from app.services.workbooks import SPACES, CellError, SheetReport, clean_text, exact_digits
 from models.enrolment import Enrolment, Person
 from models.reference import Education, Occupation, OccupationLevel, ProfessionalTitle
+from models.states import EnrolmentState
 from models.training import TrainingPlan
 
 MAX_ROWS = 20_000
 HEADER_ROWS = 6  # the header may sit on any of the first five rows
 MIN_AGE = 16
 REQUIRED = HEADERS[1:]  # 序号 may be missing or empty
-DICTIONARY_COLUMNS = {"文化程度": Education, "职称": ProfessionalTitle,
-                      "职业(工种)名称": Occupation, "职业等级": OccupationLevel}
-SPACES = re.compile(r"[\s\u3000\u00a0]+")
-PLAN_CELLS = ("姓名", "身份证号码", "职业(工种)名称", "职业等级")  # what check_against_plan reads
+DICTIONARY_COLUMNS = {RosterHeader.EDUCATION: Education, RosterHeader.TITLE: ProfessionalTitle,
+                      RosterHeader.OCCUPATION: Occupation, RosterHeader.LEVEL: OccupationLevel}
+# What check_against_plan reads.
+PLAN_CELLS = (RosterHeader.NAME, RosterHeader.ID_NUMBER, RosterHeader.OCCUPATION, RosterHeader.LEVEL)
 
 
 class RosterRefused(DomainError):
     """The file itself is unusable (not an xlsx, too big, a macro workbook ...)."""
 
     message = N_("The roster file was refused.")
-
-
-@dataclass
-class CellError:
-    row: Optional[int]
-    column: Optional[str]
-    value: Any
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column,
-                "value": None if self.value is None else str(self.value), "message": self.message}
 
 
 @dataclass
@@ -77,23 +65,11 @@ class Trainee:
 
 
 @dataclass
-class Report:
-    rows: int = 0
-    errors: list[CellError] = field(default_factory=list)
+class Report(SheetReport):
+    """The sheet's report (rows, errors, header_row, columns), with the rows it checked."""
+
     trainees: list[Trainee] = field(default_factory=list)
     partial: list[Trainee] = field(default_factory=list)  # rows with errors, for plan checks
-    header_row: Optional[int] = None
-    columns: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def as_dict(self) -> dict:
-        report = {"ok": self.ok, "rows": self.rows}
-        if self.errors:
-            report["errors"] = [e.as_dict() for e in self.errors]
-        return report
 
 
 # ---- the file ---------------------------------------------------------------------------
@@ -118,27 +94,6 @@ def _rows(workbook):
 
 
 # ---- cells ------------------------------------------------------------------------------
-
-def clean_text(value: Any) -> str:
-    """Full-width to half-width, no surrounding spaces of either width."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return unicodedata.normalize("NFKC", str(value)).strip()
-
-
-def _digits(value: Any, column: str, row: int, errors: list) -> Optional[str]:
-    """An ID or phone cell: text, or an integer that is still exact."""
-    if isinstance(value, float):
-        # Excel keeps 15 significant digits: an 18-digit ID typed as a number is already wrong.
-        if not value.is_integer() or abs(value) >= 2 ** 53:
-            errors.append(CellError(row, column, value, gettext(
-                "The number lost digits in Excel; format the column as text and type it again.")))
-            return None
-        value = int(value)
-    return SPACES.sub("", clean_text(value))
-
 
 def check_id_number(raw: str, today: Optional[dt.date] = None) -> Optional[str]:
     """The reason an ID number is wrong, or None: the one check of an ID number (GB 11643-1999:
@@ -276,36 +231,39 @@ def _check_row(row: Optional[int], cells: dict, today: dt.date, dictionaries: _D
         if text.get(header, "") == "":
             errors.append(CellError(row, header, cells.get(header),
                                     gettext("This cell must not be empty.")))
-    name = people.normalize_name(text["姓名"])
+    H = RosterHeader
+
+    def refuse(header: RosterHeader, message: str) -> None:
+        errors.append(CellError(row, header, cells[header], message))
+
+    name = people.normalize_name(text[H.NAME])
     if name and not people.NAME.match(name):
-        errors.append(CellError(row, "姓名", cells["姓名"], gettext(
-            "A name is 2 to 30 Chinese characters (and ·), nothing else.")))
-    id_number = _digits(cells["身份证号码"], "身份证号码", row, errors) if text["身份证号码"] else ""
+        refuse(H.NAME, gettext("A name is 2 to 30 Chinese characters (and ·), nothing else."))
+    id_number = exact_digits(cells[H.ID_NUMBER], H.ID_NUMBER, row, errors) \
+        if text[H.ID_NUMBER] else ""
     if id_number:
         id_number = id_number.upper()
         problem = check_id_number(id_number, today)
         if problem:
-            errors.append(CellError(row, "身份证号码", cells["身份证号码"], problem))
+            refuse(H.ID_NUMBER, problem)
             id_number = ""
     if id_number and seen is not None:
         if id_number in seen:
-            errors.append(CellError(row, "身份证号码", cells["身份证号码"], gettext(
-                "The same ID number is already on row %(row)s.", row=seen[id_number])))
+            refuse(H.ID_NUMBER, gettext("The same ID number is already on row %(row)s.",
+                                        row=seen[id_number]))
         else:
             seen[id_number] = row
-    gender = SPACES.sub("", text["性别"])
+    gender = SPACES.sub("", text[H.GENDER])
     if gender and gender not in ("男", "女"):
-        errors.append(CellError(row, "性别", cells["性别"], gettext("性别 must be 男 or 女.")))
+        refuse(H.GENDER, gettext("性别 must be 男 or 女."))
     elif gender and id_number:
         expected = "男" if id_gender(id_number) == "male" else "女"
         if gender != expected:
-            errors.append(CellError(row, "性别", cells["性别"], gettext(
-                "The ID number says %(expected)s.", expected=expected)))
-    mobile = _digits(cells["手机号码"], "手机号码", row, errors) if text["手机号码"] else ""
+            refuse(H.GENDER, gettext("The ID number says %(expected)s.", expected=expected))
+    mobile = exact_digits(cells[H.MOBILE], H.MOBILE, row, errors) if text[H.MOBILE] else ""
     mobile = normalize_mobile(mobile)
     if mobile and not MOBILE.match(mobile):
-        errors.append(CellError(row, "手机号码", cells["手机号码"], gettext(
-            "A mobile number has 11 digits and starts with 13 to 19.")))
+        refuse(H.MOBILE, gettext("A mobile number has 11 digits and starts with 13 to 19."))
     ids = {header: dictionaries.lookup(header, text[header], row, errors)
            for header in DICTIONARY_COLUMNS if text.get(header)}
     wrong = {error.column for error in errors[before:]}
@@ -313,10 +271,10 @@ def _check_row(row: Optional[int], cells: dict, today: dt.date, dictionaries: _D
     def kept(header: str, value: str) -> str:
         return "" if header in wrong else value
 
-    return Trainee(row=row, name=kept("姓名", name), gender=kept("性别", gender),
-                   id_number=kept("身份证号码", id_number), mobile=kept("手机号码", mobile),
-                   education_id=ids.get("文化程度"), title_id=ids.get("职称"),
-                   occupation_id=ids.get("职业(工种)名称"), level_id=ids.get("职业等级"),
+    return Trainee(row=row, name=kept(H.NAME, name), gender=kept(H.GENDER, gender),
+                   id_number=kept(H.ID_NUMBER, id_number), mobile=kept(H.MOBILE, mobile),
+                   education_id=ids.get(H.EDUCATION), title_id=ids.get(H.TITLE),
+                   occupation_id=ids.get(H.OCCUPATION), level_id=ids.get(H.LEVEL),
                    cells={header: cells.get(header) for header in PLAN_CELLS})
 
 
@@ -325,11 +283,12 @@ def check_against_plan(plan: TrainingPlan, report: Report) -> None:
     rows = sorted(report.trainees + report.partial, key=lambda t: t.row or 0)
     for trainee in rows:
         if trainee.occupation_id is not None and trainee.occupation_id != plan.occupation_id:
-            report.errors.append(CellError(trainee.row, "职业(工种)名称",
-                                           trainee.cells.get("职业(工种)名称"), gettext(
+            report.errors.append(CellError(trainee.row, RosterHeader.OCCUPATION,
+                                           trainee.cells.get(RosterHeader.OCCUPATION), gettext(
                 "This plan trains “%(name)s”.", name=plan.occupation.name)))
         if trainee.level_id is not None and trainee.level_id != plan.level_id:
-            report.errors.append(CellError(trainee.row, "职业等级", trainee.cells.get("职业等级"),
+            report.errors.append(CellError(trainee.row, RosterHeader.LEVEL,
+                                           trainee.cells.get(RosterHeader.LEVEL),
                                            gettext("This plan is for “%(name)s”.",
                                                    name=plan.level.name)))
     numbers = [t.id_number for t in rows if t.id_number]
@@ -338,7 +297,8 @@ def check_against_plan(plan: TrainingPlan, report: Report) -> None:
         if trainee.name and trainee.id_number in registered \
                 and registered[trainee.id_number] != trainee.name:
             # Never say which name is registered: that would reveal it to whoever has the number.
-            report.errors.append(CellError(trainee.row, "姓名", trainee.cells.get("姓名"), gettext(
+            report.errors.append(CellError(trainee.row, RosterHeader.NAME,
+                                           trainee.cells.get(RosterHeader.NAME), gettext(
                 "The name differs from the one registered for this ID number; check both. If "
                 "the registered name is wrong, ask the city authority of the plan's region to "
                 "correct it.")))
@@ -346,12 +306,12 @@ def check_against_plan(plan: TrainingPlan, report: Report) -> None:
     for start in range(0, len(numbers), 500):
         enrolled |= set(db.session.scalars(
             select(Person.id_number).join(Enrolment, Enrolment.person_id == Person.id)
-            .where(Enrolment.plan_id == plan.id, Enrolment.status == "live",
+            .where(Enrolment.plan_id == plan.id, Enrolment.status == EnrolmentState.LIVE.value,
                    Person.id_number.in_(numbers[start:start + 500]))))
     for trainee in rows:
         if trainee.id_number in enrolled:
-            report.errors.append(CellError(trainee.row, "身份证号码",
-                                           trainee.cells.get("身份证号码"), gettext(
+            report.errors.append(CellError(trainee.row, RosterHeader.ID_NUMBER,
+                                           trainee.cells.get(RosterHeader.ID_NUMBER), gettext(
                 "This person is already enrolled in this plan.")))
     seats_left = plan.seats_left
     if report.rows > seats_left:

@@ -1,4 +1,5 @@
 """《报名人员信息表》: the standard roster workbook, generated from the live dictionaries."""
+import enum
 import io
 
 from openpyxl import Workbook
@@ -11,12 +12,28 @@ from models.reference import Education, Occupation, OccupationLevel, Professiona
 
 SHEET = "报名人员信息表"
 OPTIONS_SHEET = "选项"
-HEADERS = ("序号", "姓名", "性别", "身份证号码", "手机号码", "文化程度", "职称", "职业(工种)名称",
-           "职业等级")
+
+
+class RosterHeader(enum.StrEnum):
+    """The roster's columns, in order; each value is the header text the sheet shows (and a
+    cell error names)."""
+
+    NUMBER = "序号"
+    NAME = "姓名"
+    GENDER = "性别"
+    ID_NUMBER = "身份证号码"
+    MOBILE = "手机号码"
+    EDUCATION = "文化程度"
+    TITLE = "职称"
+    OCCUPATION = "职业(工种)名称"
+    LEVEL = "职业等级"
+
+
+HEADERS = tuple(header.value for header in RosterHeader)
 # Option lists on the second sheet, in this column order (as the manual describes).
-OPTION_COLUMNS = (("职业(工种)名称", Occupation), ("职业等级", OccupationLevel),
-                  ("职称", ProfessionalTitle), ("文化程度", Education))
-TEXT_COLUMNS = ("身份证号码", "手机号码")
+OPTION_COLUMNS = ((RosterHeader.OCCUPATION, Occupation), (RosterHeader.LEVEL, OccupationLevel),
+                  (RosterHeader.TITLE, ProfessionalTitle), (RosterHeader.EDUCATION, Education))
+TEXT_COLUMNS = (RosterHeader.ID_NUMBER, RosterHeader.MOBILE)
 ROWS = 5000
 
 
@@ -31,8 +48,9 @@ def build() -> Workbook:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
         cell.alignment = Alignment(horizontal="center")
-    widths = {"序号": 6, "姓名": 12, "性别": 6, "身份证号码": 22, "手机号码": 15, "文化程度": 16,
-              "职称": 10, "职业(工种)名称": 22, "职业等级": 14}
+    widths = {RosterHeader.NUMBER: 6, RosterHeader.NAME: 12, RosterHeader.GENDER: 6,
+              RosterHeader.ID_NUMBER: 22, RosterHeader.MOBILE: 15, RosterHeader.EDUCATION: 16,
+              RosterHeader.TITLE: 10, RosterHeader.OCCUPATION: 22, RosterHeader.LEVEL: 14}
     for index, header in enumerate(HEADERS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = widths[header]
     sheet.freeze_panes = "A2"

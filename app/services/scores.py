@@ -2,8 +2,8 @@
 
 Importing is reporting: a clean sheet becomes the score report in state 已受理 (accepted); the
 city authority then approves it (app/services/certificates.py) or returns it (未通过), after
-which the institution imports a corrected sheet. The file checks are the roster's
-(app.services.workbooks).
+which the institution imports a corrected sheet. The file and cell checks are the shared ones
+(app.services.workbooks); an ID number is checked as on the roster.
 """
 import io
 from dataclasses import dataclass, field
@@ -20,10 +20,11 @@ from sqlalchemy.orm import selectinload
 
 from app import clock
 from app.extensions import db
-from app.services import N_, DomainError, audit, notifications, people, workbooks
-from app.services import roster as roster_rules
+from app.services import N_, DomainError, audit, inbox, people, workbooks
 from app.services.assessments import own_assessment, paid_enrolments
+from app.services.roster import check_id_number
 from app.services.transaction import transactional
+from app.services.workbooks import SPACES, CellError, SheetReport, clean_text, exact_digits
 from models.assessment import AssessmentPlan, Score, ScoreReport
 from models.enrolment import Enrolment
 from models.states import AssessmentState, ScoreState
@@ -36,7 +37,7 @@ HEADER_ROW = 3  # under a title row and a note row with the pass marks
 HEADER_SEARCH = 5
 SPARE_ROWS = 50
 ONE_DECIMAL = Decimal("0.1")
-CellError = roster_rules.CellError
+MAX_ROWS = 20_000  # data rows, as many as a roster may have
 
 
 class ScoresRefused(DomainError):
@@ -53,8 +54,8 @@ class ScoreRow:
 
 
 @dataclass
-class Report(roster_rules.Report):
-    """The roster's report (rows, errors, header_row, columns), with the sheet and the scores."""
+class Report(SheetReport):
+    """The sheet's report (rows, errors, header_row, columns), with the sheet and the scores."""
 
     sheet: Optional[str] = None
     scores: list[ScoreRow] = field(default_factory=list)
@@ -163,7 +164,7 @@ def check(data: bytes, assessment: AssessmentPlan) -> Report:
     """Every error of a filled-in score sheet against the assessment's paid trainees."""
     try:  # size, zip bomb, macros, not an xlsx, a sheet wider or longer than the template's
         workbook = workbooks.open_bounded(data, SHEET, columns=len(HEADERS),
-                                          rows=roster_rules.MAX_ROWS, header_rows=HEADER_SEARCH)
+                                          rows=MAX_ROWS, header_rows=HEADER_SEARCH)
     except workbooks.WorkbookRefused as refused:
         raise ScoresRefused(refused.args[0], **refused.params) from None
     report = Report()
@@ -189,7 +190,7 @@ def _read(sheet, assessment: AssessmentPlan, report: Report) -> None:
     for index, values in rows:
         cells = {header: values[i] if i < len(values) else None
                  for header, i in report.columns.items()}
-        if all(roster_rules.clean_text(v) == "" for v in cells.values()):
+        if all(clean_text(v) == "" for v in cells.values()):
             continue
         report.rows += 1
         score = _check_row(index, cells, assessment, trainees, seen, report.errors)
@@ -208,8 +209,8 @@ def _read(sheet, assessment: AssessmentPlan, report: Report) -> None:
 
 def _rows(sheet):
     for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        if index > roster_rules.MAX_ROWS + HEADER_SEARCH:
-            raise ScoresRefused(N_("The sheet has more than %(n)s rows."), n=roster_rules.MAX_ROWS)
+        if index > MAX_ROWS + HEADER_SEARCH:
+            raise ScoresRefused(N_("The sheet has more than %(n)s rows."), n=MAX_ROWS)
         yield index, values
 
 
@@ -219,7 +220,7 @@ def _find_header(rows, report: Report) -> bool:
     for index, values in rows:
         found: dict[str, int] = {}
         for i, value in enumerate(values):
-            text = roster_rules.SPACES.sub("", roster_rules.clean_text(value))
+            text = SPACES.sub("", clean_text(value))
             if text in HEADERS and text not in found:
                 found[text] = i
         if len(found) == len(HEADERS):
@@ -263,16 +264,16 @@ def _check_row(row: int, cells: dict[str, Any], assessment: AssessmentPlan,
 def _trainee(row: int, value: Any, trainees: dict[str, Enrolment], seen: dict[str, int],
              errors: list) -> Optional[Enrolment]:
     """The paid trainee of this ID cell, the first time it appears."""
-    if roster_rules.clean_text(value) == "":
+    if clean_text(value) == "":
         errors.append(CellError(row, ID, value, gettext("This cell must not be empty.")))
         return None
-    number = roster_rules._digits(value, ID, row, errors)
+    number = exact_digits(value, ID, row, errors)
     if not number:
         return None
     number = number.upper()
     enrolment = trainees.get(number)
     if enrolment is None:
-        problem = roster_rules.check_id_number(number, clock.today())
+        problem = check_id_number(number, clock.today())
         errors.append(CellError(row, ID, value, problem or gettext(
             "This ID number is not a paid trainee of this assessment plan.")))
         return None
@@ -285,12 +286,12 @@ def _trainee(row: int, value: Any, trainees: dict[str, Enrolment], seen: dict[st
 
 
 def _name(value: Any) -> str:
-    return people.normalize_name(roster_rules.clean_text(value))
+    return people.normalize_name(clean_text(value))
 
 
 def _score(row: int, column: str, value: Any, errors: list) -> Optional[Decimal]:
     """A score cell as a Decimal of at most one decimal place within 0–100, else an error."""
-    text = roster_rules.clean_text(value)
+    text = clean_text(value)
     if text == "":
         errors.append(CellError(row, column, value, gettext("This cell must not be empty.")))
         return None
@@ -380,7 +381,7 @@ def import_scores(assessment_id: int, user: Any, data: bytes, filename: str) -> 
             "file": filename[:255]}, region_code=assessment.plan.region_code)
         db.session.flush()
         db.session.refresh(score_report)
-        notifications.scores_accepted(score_report)
+        inbox.scores_accepted(score_report)
         db.session.flush()  # a clash is refused here, not at the commit
     except IntegrityError:  # a parallel first import made the report, or its scores
         raise _meanwhile() from None
@@ -397,7 +398,7 @@ def _meanwhile() -> ScoresRefused:
 def annotated_workbook(data: bytes, report: Report) -> Optional[bytes]:
     """The uploaded sheet with its bad cells marked, on the sheet the check read; None when it
     is too large to mark (the page lists the errors)."""
-    return roster_rules.annotated_workbook(data, report, report.sheet)
+    return workbooks.marked_copy(data, report.errors, report.columns, report.sheet)
 
 
 def summary(score_report: ScoreReport) -> dict:

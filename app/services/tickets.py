@@ -8,11 +8,10 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen import canvas
 
+from app.integrations import pdf as pdfkit
 from app.integrations.storage import storage
 from app.services.codes import mask_id_number
-from app.services.documents import cjk_font, qr_drawing, wrap
 from models.assessment import AdmissionTicket, AssessmentPlan
 
 TITLE = "准考证"
@@ -26,7 +25,6 @@ NOTICE = (
     "本准考证仅限本次考核使用，请妥善保管，不得涂改、转借。",
 )
 _WEEKDAYS = "一二三四五六日"
-_NO_LINE_START = "，。、；：？！）》」』】,.;:?!)"
 
 _MARGIN = 20 * mm               # left and right: the box is 170 mm wide
 _LABEL = 32 * mm                # the label column
@@ -72,11 +70,10 @@ def tickets_pdf(tickets: list[AdmissionTicket]) -> bytes:
     bytes."""
     if not tickets:
         raise ValueError("no admission tickets to print")
-    font = cjk_font()
+    font = pdfkit.cjk_font()
     out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=A4, invariant=True)  # no timestamp or random id inside
-    pdf.setTitle(TITLE if len(tickets) > 1 else f"{TITLE} {tickets[0].number}")
-    pdf.setAuthor(tickets[0].assessment.plan.institution.name)
+    pdf = pdfkit.a4_canvas(out, TITLE if len(tickets) > 1 else f"{TITLE} {tickets[0].number}",
+                           tickets[0].assessment.plan.institution.name)
     for ticket in tickets:
         _page(pdf, font, ticket)
         pdf.showPage()
@@ -131,46 +128,23 @@ def _row(pdf, font, top, left, right, label, value, most) -> float:
     """A label cell and a value cell, as high as the wrapped value needs (at least a row, at
     most `most`, the value shrinking if it must); returns the height."""
     inner = right - left - _LABEL - 6 * mm
-    natural = len(_lines(value, font, _SIZE, inner)) * _SIZE * _LEADING + _PADDING
+    natural = len(pdfkit.wrap_lines(value, font, _SIZE, inner)) * _SIZE * _LEADING + _PADDING
     height = min(max(_ROW, natural), most)
-    pdf.rect(left, top - height, _LABEL, height)
     pdf.rect(left + _LABEL, top - height, right - left - _LABEL, height)
-    pdf.setFont(font, 11)
-    pdf.drawCentredString(left + _LABEL / 2, top - height / 2 - 1.4 * mm, label)
+    pdfkit.label_cell(pdf, font, 11, left, top, _LABEL, height, label, 1.4 * mm)
     size, lines = _fit(value, font, inner, height - _PADDING)
-    pdf.setFont(font, size)
     leading = size * _LEADING
     y = top - height / 2 + (len(lines) - 1) * leading / 2 - size * 0.35
-    for line in lines:
-        pdf.drawString(left + _LABEL + 3 * mm, y, line)
-        y -= leading
+    pdfkit.draw_lines(pdf, font, size, lines, left + _LABEL + 3 * mm, y, leading)
     return height
 
 
 def _fit(text: str, font: str, width: float, height: float) -> tuple[float, list[str]]:
     """(size, lines) of text wrapped to width, from _SIZE down to 6 pt until it fits height."""
-    size = _SIZE
-    lines = _lines(text, font, size, width)
-    while len(lines) * size * _LEADING > height and size > 6:
-        size -= 0.5
-        lines = _lines(text, font, size, width)
+    size, lines = pdfkit.shrink_to_fit(
+        text, font, _SIZE, width, lambda size, lines: len(lines) * size * _LEADING <= height,
+        pdfkit.wrap_lines)
     return size, lines[:max(1, int(height // (size * _LEADING)))]
-
-
-def _lines(text: str, font: str, size: float, width: float) -> list[str]:
-    """Wrapped anywhere (as invoices._wrap), keeping the text's own line breaks; a line never
-    starts with closing punctuation (the character before it comes along)."""
-    lines = []
-    for paragraph in text.split("\n"):
-        rest = paragraph
-        while rest:
-            line = wrap(rest, font, size, width)[0]
-            following = rest[len(line):len(line) + 1]
-            if following and following in _NO_LINE_START and len(line) > 1:
-                line = line[:-1]
-            lines.append(line)
-            rest = rest[len(line):]
-    return lines
 
 
 def _photo(pdf, font, key, x, y, width, height) -> None:
@@ -180,10 +154,7 @@ def _photo(pdf, font, key, x, y, width, height) -> None:
     box_x, box_y = x + (width - box_w) / 2, y + (height - box_h) / 2
     image = _image(key)
     if image is None:
-        pdf.saveState()
-        pdf.setDash(3, 2)
-        pdf.rect(box_x, box_y, box_w, box_h)
-        pdf.restoreState()
+        pdfkit.dashed_rect(pdf, box_x, box_y, box_w, box_h)
         pdf.setFont(font, 12)
         pdf.drawCentredString(x + width / 2, y + height / 2 - 1.5 * mm, "照片")
         return
@@ -213,10 +184,10 @@ def _notice_and_qr(pdf, font, top, left, right, url: str) -> None:
         indent = stringWidth(prefix, font, 10)
         pdf.setFont(font, 10)
         pdf.drawString(left, y, prefix)
-        for line in _lines(item, font, 10, text_width - indent):
+        for line in pdfkit.wrap_lines(item, font, 10, text_width - indent):
             pdf.drawString(left + indent, y, line)
             y -= 13
         y -= 3
-    renderPDF.draw(qr_drawing(url, _QR), pdf, qr_x, top - _QR)
+    renderPDF.draw(pdfkit.qr_drawing(url, _QR), pdf, qr_x, top - _QR)
     pdf.setFont(font, 9)
     pdf.drawCentredString(qr_x + _QR / 2, top - _QR - 4 * mm, QR_CAPTION)

@@ -16,7 +16,7 @@ from app import clock, scope
 from app.extensions import db
 from app.services import NotFound, audit
 from app.services.codes import mask_id_number, mask_mobile
-from app.services.notifications import notices_of
+from app.services.notices import notices_of
 from app.services.transaction import transaction
 from models.assessment import AssessmentPlan, Certificate, Score, ScoreReport
 from models.enrolment import Enrolment, Person
@@ -24,6 +24,7 @@ from models.orders import Order
 from models.states import (
     AssessmentState,
     CertificateState,
+    EnrolmentState,
     PlanPhase,
     ScoreState,
 )
@@ -133,7 +134,7 @@ def _joined(user: Any) -> Select:
             .outerjoin(AssessmentPlan, AssessmentPlan.plan_id == Enrolment.plan_id)
             .outerjoin(ScoreReport, ScoreReport.assessment_id == AssessmentPlan.id)
             .outerjoin(Certificate, Certificate.enrolment_id == Enrolment.id)
-            .where(Enrolment.status == "live", scope.scope_clause(Enrolment, user)))
+            .where(Enrolment.status == EnrolmentState.LIVE.value, scope.scope_clause(Enrolment, user)))
 
 
 def _filtered(search: Search, user: Any) -> Select:

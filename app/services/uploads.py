@@ -14,13 +14,11 @@ from app.services import N_, DomainError
 from app.services.images import DOCUMENT, ImageRefused, clean_jpeg
 from app.services.transaction import after_commit, after_rollback, checkpoint, transactional
 from models.accounts import StagedUpload
+from models.organisation import DocumentSlot
+from models.states import OcrState
 
-SLOTS = {
-    "yyzz": N_("Business licence"),
-    "cns": N_("Commitment letter"),
-    "zzzs": N_("Qualification certificate"),
-}
-LICENCE = "yyzz"
+SLOTS = tuple(DocumentSlot)
+LICENCE = DocumentSlot.LICENCE
 
 
 class UploadMissing(DomainError):
@@ -29,10 +27,11 @@ class UploadMissing(DomainError):
 
 def check_name(slot: str, filename: str) -> None:
     """The file's name must be its slot's name (yyzz.jpg, cns.jpg, zzzs.jpg), as the manual says."""
+    slot = DocumentSlot(slot)
     name = (filename or "").strip().lower().rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-    if name not in (f"{slot}.jpg", f"{slot}.jpeg"):
+    if name not in (slot.filename, f"{slot.value}.jpeg"):
         raise ImageRefused(N_("This slot takes %(expected)s, but the file is named “%(name)s”."),
-                           expected=f"{slot}.jpg", name=filename or "")
+                           expected=slot.filename, name=filename or "")
 
 
 @transactional
@@ -40,16 +39,15 @@ def stage(slot: str, filename: str, data: bytes) -> StagedUpload:
     """Check, re-encode and keep one document; the licence is then read by OCR (a task)."""
     if slot not in SLOTS:
         raise ImageRefused()
-    from flask_babel import gettext
-
+    slot = DocumentSlot(slot)
     check_name(slot, filename)
     clean = clean_jpeg(data, kind=DOCUMENT, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
-                       label=f"{gettext(SLOTS[slot])} ({slot}.jpg)")
+                       label=f"{slot.label} ({slot.filename})")
     key = storage().save(clean.data, ".jpg")
     after_rollback(storage().delete, key)  # no orphan file
-    upload = StagedUpload(token=secrets.token_urlsafe(32), slot=slot, storage_key=key,
+    upload = StagedUpload(token=secrets.token_urlsafe(32), slot=slot.value, storage_key=key,
                           created_at=clock.now(),
-                          ocr_state="queued" if slot == LICENCE else None)
+                          ocr_state=OcrState.QUEUED.value if slot == LICENCE else None)
     db.session.add(upload)
     db.session.flush()
     if slot == LICENCE:
@@ -69,14 +67,14 @@ def find(token: Optional[str], slot: str) -> Optional[StagedUpload]:
 
 
 def ocr_reading(upload: Optional[StagedUpload]) -> Optional[dict]:
-    if upload is None or upload.ocr_state != "done" or not upload.ocr_result:
+    if upload is None or upload.ocr_state != OcrState.DONE.value or not upload.ocr_result:
         return None
     return json.loads(upload.ocr_result)
 
 
 def reading_pending(upload: Optional[StagedUpload]) -> bool:
     """The licence is still queued for OCR (the page says so and asks again; never waits)."""
-    return upload is not None and upload.ocr_state == "queued"
+    return upload is not None and upload.ocr_state == OcrState.QUEUED.value
 
 
 def _expired(upload: StagedUpload) -> bool:
@@ -100,7 +98,7 @@ def purge_expired() -> int:
 def read_licence_of(upload_id: int) -> None:
     """Run OCR on a staged licence once; safe to run again."""
     upload = db.session.get(StagedUpload, upload_id)
-    if upload is None or upload.ocr_state == "done":
+    if upload is None or upload.ocr_state == OcrState.DONE.value:
         return
     from app.integrations.storage import storage as files
     from app.services.licence import read_licence
@@ -108,8 +106,8 @@ def read_licence_of(upload_id: int) -> None:
     try:
         reading = read_licence(str(files().path_of(upload.storage_key)))
     except Exception:
-        upload.ocr_state = "failed"
+        upload.ocr_state = OcrState.FAILED.value
         checkpoint()  # kept although the task raises (huey retries it): the page stops waiting
         raise
     upload.ocr_result = json.dumps(reading, ensure_ascii=False)
-    upload.ocr_state = "done"
+    upload.ocr_state = OcrState.DONE.value

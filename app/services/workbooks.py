@@ -1,5 +1,7 @@
 """Uploaded .xlsx workbooks (the roster, the score sheet): bounded before openpyxl reads them,
-and a marked copy of their errors only when making it is bounded too.
+their cells read forgivingly into a report of errors per cell, and a marked copy of those errors
+only when making it is bounded too. No business rules: the roster and the score sheet bring
+theirs (app/services/roster.py, scores.py).
 
 A workbook is a zip of XML parts. Its size, its parts and the sheet to be read are checked
 from the zip's headers and one streaming pass over that sheet's XML (its <dimension> first),
@@ -8,9 +10,10 @@ so a sheet wider or longer than a template needs is refused before any row is pa
 import io
 import logging
 import re
+import unicodedata
 import xml.parsers.expat
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from flask_babel import gettext
@@ -40,6 +43,7 @@ READ_CHUNK = 256 * 1024
 
 BAD_CELL = PatternFill("solid", fgColor="FFC7CE")
 CELL_REF = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
+SPACES = re.compile(r"[\s\u3000\u00a0]+")
 
 
 NOT_XLSX = N_("The file is not an Excel .xlsx workbook; please save it as .xlsx from the "
@@ -194,6 +198,62 @@ def _column(reference: Optional[str]) -> int:
     if not match:
         raise WorkbookRefused(DAMAGED)
     return column_index_from_string(match.group(1))
+
+
+
+# ---- cells and the report of a checked sheet ---------------------------------------------
+
+def clean_text(value: Any) -> str:
+    """Full-width to half-width, no surrounding spaces of either width."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def exact_digits(value: Any, column: str, row: Optional[int], errors: list) -> Optional[str]:
+    """An ID or phone cell: text, or an integer that is still exact (else an error, and None)."""
+    if isinstance(value, float):
+        # Excel keeps 15 significant digits: an 18-digit ID typed as a number is already wrong.
+        if not value.is_integer() or abs(value) >= 2 ** 53:
+            errors.append(CellError(row, column, value, gettext(
+                "The number lost digits in Excel; format the column as text and type it again.")))
+            return None
+        value = int(value)
+    return SPACES.sub("", clean_text(value))
+
+
+@dataclass
+class CellError:
+    row: Optional[int]  # the Excel row; None: the sheet as a whole
+    column: Optional[str]  # the header text
+    value: Any
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column,
+                "value": None if self.value is None else str(self.value), "message": self.message}
+
+
+@dataclass
+class SheetReport:
+    """What checking a sheet found: its data rows, every error, and where its header is."""
+
+    rows: int = 0
+    errors: list[CellError] = field(default_factory=list)
+    header_row: Optional[int] = None
+    columns: dict[str, int] = field(default_factory=dict)  # header text -> 0-based column
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict:
+        report = {"ok": self.ok, "rows": self.rows}
+        if self.errors:
+            report["errors"] = [e.as_dict() for e in self.errors]
+        return report
 
 
 # ---- the marked copy --------------------------------------------------------------------

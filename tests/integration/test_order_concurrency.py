@@ -34,10 +34,11 @@ from sqlalchemy import func, select, update
 from app import scope
 from app.extensions import db
 from app.integrations import alipay_sim
+from app.integrations.alipay_sim import SimulatedTrade
 from app.services import DomainError, orders
 from models.audit import AuditLog
 from models.enrolment import Enrolment
-from models.orders import Invoice, Order, PaymentNotice, SimulatedTrade
+from models.orders import Invoice, Order, PaymentNotice
 from models.training import TrainingPlan
 from models.user import JianpeiUser
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_user
