@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # tests' packages); a change to either file reinstalls (the stamps below).
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
+# Two workers by default (this machine has two cores); `PYTEST_ARGS=... make test` replaces it.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 MO := translations/zh_CN/LC_MESSAGES/messages.mo translations/en/LC_MESSAGES/messages.mo
 
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc

@@ -245,7 +245,7 @@ def detail(enrolment_id: int, user: Any) -> Detail:
         Certificate.enrolment_id == enrolment.id)).one_or_none()
     full_id = may_see_full_id(enrolment, user)
     if not full_id and scope.primary_role(user) in AUDITED_VIEWERS:
-        # VIEW_ID_ACTION written out: tests/test_navigation_and_language.py finds codes so.
+        # VIEW_ID_ACTION written out: tests/web/test_navigation_and_language.py finds codes so.
         with transaction():  # the look is on record before the number is shown
             audit.record("trainee.view_id", enrolment, region_code=row.plan.region_code)
         full_id = True

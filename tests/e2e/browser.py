@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page
 
-from tests.test_i18n import _english_words
+from tests.web.test_i18n import _english_words
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -34,7 +34,7 @@ def zh(msgid: str, **params) -> str:
 
 
 def english_words(html: str, allowed: set[str]) -> set[str]:
-    """tests/test_i18n.py's rule, plus the HTML entities a browser's page source keeps."""
+    """tests/web/test_i18n.py's rule, plus the HTML entities a browser's page source keeps."""
     return _english_words(html, allowed | {"lt", "gt", "amp", "quot"})
 
 

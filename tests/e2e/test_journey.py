@@ -19,7 +19,7 @@ from tests.e2e.browser import Steps, artifacts_dir, zh
 from tests.factories import gen_uscc
 from tests.images import licence_jpeg, plain_jpeg, png_bytes
 from tests.rosters import id_number
-from tests.test_i18n import ALLOWED
+from tests.web.test_i18n import ALLOWED
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +95,7 @@ def test_enterprise_trains_workers_to_certificates(server, person):
     base = server.url
     enterprise, city = person("enterprise"), person("hz_jsj")
     institution, visitor = person("hzjx"), person("visitor")
-    # Every step's last page is checked for untranslated English too (tests/test_i18n.py's
+    # Every step's last page is checked for untranslated English too (tests/web/test_i18n.py's
     # rule); these words are data: usernames and the demo e-mail domain.
     data_words = {"hzjx", "hz", "jsj", "demo", "jianpei", "invalid"}
     steps = Steps(folder, [enterprise, city, institution, visitor], server,

@@ -1,7 +1,7 @@
 """Every page a role reaches from its menu, loaded once in the browser per demo account:
 no server error, no console error, no request to another host, the left menu (左侧菜单) with
 the role's categories, no untranslated English on the Chinese pages.
-The English rule is tests/test_i18n.py's; problems are listed page by page."""
+The English rule is tests/web/test_i18n.py's; problems are listed page by page."""
 import re
 from urllib.parse import urlsplit
 
@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from app import permissions, scope
 from app.menu import CATEGORY_LABELS, MY_ENTERPRISE
 from tests.e2e.browser import DEMO_PASSWORD, artifacts_dir, english_words, screenshot
-from tests.test_i18n import ALLOWED
+from tests.web.test_i18n import ALLOWED
 
 pytestmark = pytest.mark.e2e
 

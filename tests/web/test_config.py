@@ -176,7 +176,7 @@ def test_web_workers_share_login_counters_through_redis(monkeypatch):
     assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/5"
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # A fresh interpreter builds tasks.huey at import, as huey_consumer does; nothing connects.
 QUEUE_PROBE = """
 import json, tasks

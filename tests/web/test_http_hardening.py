@@ -24,10 +24,10 @@ from tests.conftest import PASSWORD
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_user
 from tests.helpers import path, visible_text
 from tests.order_factories import gen_order, gen_trainees
-from tests.test_config import _production_env
+from tests.web.test_config import _production_env
 from views.orders import NOTIFY_MAX_BYTES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 T0 = dt.datetime(2026, 11, 28, 10, 0)
 
 

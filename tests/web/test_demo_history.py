@@ -32,7 +32,7 @@ from models.states import PlanPhase
 from models.training import TrainingPlan
 
 NINGBO, HANGZHOU = "330200", "330100"
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture

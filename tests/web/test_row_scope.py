@@ -153,7 +153,7 @@ def test_the_table_covers_every_scoped_model():
 @pytest.mark.parametrize("who", [*SEES, "the province", "an admin", "the public"])
 def test_scoped_select_gives_each_role_exactly_its_rows(app, who):
     """The service-level path (custom views, exports, downloads) and, through RowScopeFilter,
-    every scoped Flask-AppBuilder view (tests/test_scope_structure.py checks they use it)."""
+    every scoped Flask-AppBuilder view (tests/unit/test_scope_structure.py checks they use it)."""
     rows = gen_two_cities()
     user = _user(who, rows)
     names = {(type(row), row.id): name for name, row in rows.items()}

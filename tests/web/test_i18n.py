@@ -9,7 +9,7 @@ from app import scope
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_regulator, gen_user
 from tests.helpers import give_documents, path, visible_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Words that are data or proper names, not untranslated interface text.
 ALLOWED = {"English", "IP", "nbsp", "jpg", "yyzz", "cns", "zzzs", "JPG", "MB", "zip", "xlsx"}
 

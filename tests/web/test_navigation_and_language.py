@@ -18,9 +18,9 @@ from models.audit import ACTION_LABELS, OBJECT_TYPE_LABELS, AuditLog
 from models.states import ReviewState
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_regulator, gen_user
 from tests.helpers import path
-from tests.test_i18n import ALLOWED, _english_words
+from tests.web.test_i18n import ALLOWED, _english_words
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SIDEBAR = re.compile(r'(?s)<nav id="sidebar".*?</nav>')
 # A resource or link on another host: src=/href= with an absolute or scheme-relative URL.
 OUTSIDE = re.compile(r"""(?i)\b(?:src|href)\s*=\s*["']?\s*((?:https?:)?//[^"'\s>]+)""")

@@ -378,7 +378,7 @@ def test_every_purpose_has_a_template_code_setting_read_from_the_environment(mon
 
 
 def test_production_refuses_the_outbox_missing_credentials_and_placeholders(monkeypatch):
-    from tests.test_config import _production_env
+    from tests.web.test_config import _production_env
 
     _production_env(monkeypatch)
     assert create_app().config["SMS_BACKEND"] == "aliyun"

@@ -161,7 +161,7 @@ def test_photos_are_served_only_within_scope(app, plan_with_trainees, login_as):
     assert app.test_client().get(url).status_code == 302
 
 
-CORRUPT_EXIF = (__import__("pathlib").Path(__file__).parent / "fixtures" / "corrupt_exif.jpg").read_bytes()
+CORRUPT_EXIF = (__import__("pathlib").Path(__file__).parents[1] / "fixtures" / "corrupt_exif.jpg").read_bytes()
 
 
 def test_a_bad_picture_in_a_batch_leaves_no_files_behind(app, plan_with_trainees):
