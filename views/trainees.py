@@ -14,12 +14,14 @@ from app.services.dictionaries import active_values
 from models.reference import Occupation
 from models.states import AssessmentState, CertificateState, PlanPhase, ScoreState
 from models.training import TrainingPlan
-from views.base import MAX_ID, MAX_PAGE, check_numbers
+from views.base import MAX_ID, check_numbers
 from views.orders import status_html
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The search form's numbers; anything else in them is a malformed request (400), not a 500.
-SEARCH_NUMBERS = {"plan_id": MAX_ID, "occupation_id": MAX_ID, "year": 2999, "page": MAX_PAGE}
+SEARCH_NUMBERS = {"plan_id": MAX_ID, "occupation_id": MAX_ID, "year": 2999}
+# Not the search itself: where in its results a page is (and the page number links had).
+PAGING_ARGS = ("cursor", "page")
 
 
 def shown_id(enrolment) -> str:
@@ -61,11 +63,13 @@ class TraineeView(BaseView):
     @has_access
     def search(self):
         query = _search_query(request.args)
-        rows, total = trainees.search(query, g.user)
-        pages = max((total + trainees.PER_PAGE - 1) // trainees.PER_PAGE, 1)
+        try:
+            page = trainees.search(query, g.user, request.args.get("cursor", ""))
+        except trainees.BadCursor:
+            abort(400)  # a cursor edited or from another search: malformed like a bad number
         return self.render_template(
-            "trainees/search.html", query=query, rows=rows, total=total, pages=pages,
-            args={k: v for k, v in request.args.items() if k != "page"}, styles=STYLES,
+            "trainees/search.html", query=query, page=page, rows=page.rows,
+            args={k: v for k, v in request.args.items() if k not in PAGING_ARGS}, styles=STYLES,
             plans=db.session.scalars(scoped_select(TrainingPlan).order_by(
                 TrainingPlan.train_start.desc()).limit(200)
                 .options(*TrainingPlan.label_load())).all(),
@@ -96,7 +100,7 @@ class TraineeView(BaseView):
     @has_access
     def export(self):
         query = _search_query(request.form)
-        if trainees.count(query, g.user) <= exports.SYNC_LIMIT:
+        if trainees.count(query, g.user, at_most=exports.SYNC_LIMIT) <= exports.SYNC_LIMIT:
             return send_file(io.BytesIO(exports.sync_bytes(query, g.user)), mimetype=XLSX,
                              as_attachment=True, download_name="报名人员.xlsx")
         job = exports.start(query, g.user)

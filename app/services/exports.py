@@ -214,7 +214,7 @@ def build(export_id: int) -> None:
         with transaction() as session:  # this task's session; rows stream through another one
             export = session.get(Export, export_id, populate_existing=True)
             user = session.get(JianpeiUser, export.user_id)
-            search = trainees.Search(**json.loads(export.query))
+            search = trainees.Search.stored(json.loads(export.query))
 
             def progress(done: int) -> None:  # called inside _rows_session's app context
                 export.rows_done = done

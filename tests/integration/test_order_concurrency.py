@@ -344,14 +344,19 @@ def test_a_notification_racing_expiry_has_exactly_one_outcome(app):
         fields = alipay_sim.notification_fields(db.session.get(SimulatedTrade,
                                                                order.out_trade_no))
         head_start = {0: None, 1: "expiry", 2: "notification"}[k % 3]
+        first_done = threading.Event()  # with a head start, the other side waits for it
 
-        def race(side, ready, fields=fields, head_start=head_start):
+        def race(side, ready, fields=fields, head_start=head_start, first_done=first_done):
             ready()
             if head_start and side != head_start:
-                time.sleep(0.15)
-            if side == "expiry":
-                return orders.expire_due()
-            return orders.receive_notification(dict(fields), "127.0.0.1")
+                first_done.wait(timeout=30)  # not a sleep: a busy machine keeps the order
+            try:
+                if side == "expiry":
+                    return orders.expire_due()
+                return orders.receive_notification(dict(fields), "127.0.0.1")
+            finally:
+                if side == head_start:
+                    first_done.set()
 
         expired, reply = in_threads(app, race, ["expiry", "notification"], 2)
         assert reply == "success", reply
@@ -409,20 +414,26 @@ def test_a_late_payment_for_a_seat_taken_meanwhile_is_refunded_once(app):
         fields = alipay_sim.notification_fields(db.session.get(SimulatedTrade,
                                                                order.out_trade_no))
 
+        first_done = threading.Event()  # with a head start, the others wait for it
+
         def race(side, ready, fields=fields, head_start=head_start, plan_id=plan_id,
-                 other=other):
+                 other=other, first_done=first_done):
             user = db.session.get(JianpeiUser, other)
             ready()
             if head_start and side != head_start:
-                time.sleep(0.15)
-            if side == "expiry":
-                return orders.expire_due()
-            if side == "notification":
-                return orders.receive_notification(dict(fields), "127.0.0.1")
+                first_done.wait(timeout=30)  # not a sleep: a busy machine keeps the order
             try:
-                return orders.create_order(plan_id, user).id
-            except orders.OrderRefused as refused:
-                return str(refused)
+                if side == "expiry":
+                    return orders.expire_due()
+                if side == "notification":
+                    return orders.receive_notification(dict(fields), "127.0.0.1")
+                try:
+                    return orders.create_order(plan_id, user).id
+                except orders.OrderRefused as refused:
+                    return str(refused)
+            finally:
+                if side == head_start:
+                    first_done.set()
 
         expired, reply, taken = in_threads(app, race, ["expiry", "notification", "other"], 3)
         assert reply == "success" and expired in (0, 1), (reply, expired)

@@ -292,8 +292,9 @@ def test_serve_prod_binds_loopback_unless_told(monkeypatch):
 
 MALFORMED = [
     "/trainees/?year=9999",
-    "/trainees/?page=99999999999999999999",
-    "/trainees/?page=%D9%A3",  # Arabic-Indic 3: digits are ASCII digits
+    "/trainees/?cursor=99999999999999999999",
+    "/trainees/?cursor=WyJlbnJvbGxlZCIsMSwiMjAyNiJd.forged",  # not signed by this server
+    "/trainees/?cursor=%D9%A3",
     "/trainees/?plan_id=99999999999999999999",
     "/enterpriseview/list/?_oc_EnterpriseView=password&_od_EnterpriseView=asc",
     "/enterpriseview/list/?_oc_EnterpriseView=ocr_result&_od_EnterpriseView=desc",

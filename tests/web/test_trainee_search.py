@@ -54,8 +54,7 @@ def world(app):
 
 
 def _names(query: Search, user) -> list[str]:
-    rows, _total = trainees.search(query, user)
-    return sorted(r.person.name for r in rows)
+    return sorted(r.person.name for r in trainees.search(query, user).rows)
 
 
 def test_search_by_each_key_exact_or_prefix(world):
@@ -123,8 +122,9 @@ def test_the_four_progress_columns_in_every_combination(app):
                            train_start=T0.date(), train_end=T0.date() + dt.timedelta(days=5))
     closed = gen_trainees(gen_enterprise(), closed_plan, 1)[0]
 
-    rows, total = trainees.search(Search(), user, per_page=1000)
-    assert total == len(expected) + 2
+    page = trainees.search(Search(), user, per_page=1000)
+    rows = page.rows
+    assert page.total == len(expected) + 2
     seen = {r.enrolment.id: r for r in rows}
     for enrolment_id, (assessment_state, score_state, certificate_state) in expected.items():
         row = seen[enrolment_id]
@@ -139,14 +139,14 @@ def test_the_four_progress_columns_in_every_combination(app):
                                    ("certificate", 2, CERTIFICATES)):
         for state in {s or d for s in states
                       for d in ("draft", "not_reported", "not_generated")[position:position + 1]}:
-            found, _ = trainees.search(Search(**{name: state}), user, per_page=1000)
+            found = trainees.search(Search(**{name: state}), user, per_page=1000).rows
             want = {i for i, e in expected.items() if e[position] == state}
             if state in ("draft", "not_reported", "not_generated"):
                 want |= {enrolling.id, closed.id}
             assert {r.enrolment.id for r in found} == want, (name, state)
     for phase, ids in (("enrolling", {enrolling.id}), ("enrolment_closed", {closed.id}),
                        ("training_ended", set(expected))):
-        found, _ = trainees.search(Search(phase=phase), user, per_page=1000)
+        found = trainees.search(Search(phase=phase), user, per_page=1000).rows
         assert {r.enrolment.id for r in found} == ids
 
 
@@ -158,11 +158,13 @@ def test_filters_by_plan_occupation_and_year_and_pages_sorted(app, world):
                           enrol_start=dt.datetime(2025, 1, 1), enrol_end=dt.datetime(2025, 2, 1))
     gen_trainees(world["enterprise"], other_plan, 25)
     assert len(_names(Search(plan_id=plan.id), user)) == 3
-    assert trainees.search(Search(occupation_id=mason.id), user)[1] == 25
-    assert trainees.search(Search(year=2025), user)[1] == 25
-    assert trainees.search(Search(year=T0.year), user)[1] == 3
-    first, total = trainees.search(Search(sort="name", desc=False), user)
-    second, _ = trainees.search(Search(sort="name", desc=False, page=2), user)
+    assert trainees.search(Search(occupation_id=mason.id), user).total == 25
+    assert trainees.search(Search(year=2025), user).total == 25
+    assert trainees.search(Search(year=T0.year), user).total == 3
+    by_name = Search(sort="name", desc=False)
+    page = trainees.search(by_name, user)
+    first, total = page.rows, page.total
+    second = trainees.search(by_name, user, page.next).rows
     assert total == 28 and len(first) == 20 and len(second) == 8
     names = [r.person.name for r in first + second]
     assert names == sorted(names)
@@ -220,3 +222,131 @@ def test_the_detail_page_sections_and_access(app, world, login_as):
     seen = institution.get(path("TraineeView.detail", enrolment_id=enrolment.id)).get_data(
         as_text=True)
     assert person.name in seen and person.id_number in seen  # the plan's institution: whole
+
+
+# Paging: keyset cursors and a capped total ---------------------------------------------------
+
+def _page(client, url: str):
+    """(enrolment ids in page order, next link, previous link, visible text) of a search page."""
+    import html
+    import re
+
+    response = client.get(url)
+    assert response.status_code == 200, url
+    page = response.get_data(as_text=True)
+    ids = [int(i) for i in re.findall(r'href="/trainees/(\d+)"', page)]
+    links = {}
+    for name in ("next", "previous"):
+        found = re.search(rf'<a href="([^"]+)" id="{name}-page">', page)
+        links[name] = html.unescape(found.group(1)) if found else None
+    return ids, links["next"], links["previous"], visible_text(page)
+
+
+# "" is the default order: for a name typed, by name (the name index's order), whatever desc.
+@pytest.mark.parametrize("sort, desc", [("enrolled", "1"), ("name", "0"), ("", "1")])
+def test_paging_forward_and_back_gives_every_match_once_in_order_within_scope(
+        app, login_as, sort, desc):
+    app.config["CLOCK_FROZEN_AT"] = T0
+    mine, other = gen_enterprise("330100"), gen_enterprise("330100")
+    plan = gen_plan(gen_institution("330100"))
+    ours = gen_trainees(mine, plan, 47)
+    theirs = gen_trainees(other, plan, 30)  # same plan, same city: only scope tells them apart
+    for k, enrolment in enumerate(ours + theirs):
+        # Ties in both orders (same enrolment time, same name) that only the id breaks.
+        enrolment.created_at = T0 - dt.timedelta(minutes=k // 3)
+        enrolment.person.name = f"王{(k * 7) % 13:02d}"
+    db.session.commit()
+    key = (lambda e: (e.created_at, e.id)) if sort == "enrolled" else (
+        lambda e: (e.person.name, e.id))
+    expected = [e.id for e in sorted(ours, key=key, reverse=desc == "1" and sort != "")]
+    client = app.test_client()
+    login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=mine.id))
+
+    url, pages = path("TraineeView.search", q="王", sort=sort, desc=desc), []
+    while url:
+        ids, url, previous, text = _page(client, url)
+        assert (previous is None) == (not pages)
+        assert f"第 {len(pages) + 1} 页" in text and "找到 47 名学员" in text
+        pages.append(ids)
+    assert [len(ids) for ids in pages] == [20, 20, 7]
+    assert [i for ids in pages for i in ids] == expected  # each once, in order
+    assert not {i for ids in pages for i in ids} & {e.id for e in theirs}
+
+    # And back from the last page to the first, the same pages.
+    ids, _next, url, _text = _page(client, path("TraineeView.search", q="王", sort=sort,
+                                                   desc=desc, cursor=_cursor_to_last(
+                                                       client, sort, desc)))
+    back = [ids]
+    while url:
+        ids, _next, url, _text = _page(client, url)
+        back.append(ids)
+    assert back[::-1] == pages
+
+
+def _cursor_to_last(client, sort, desc) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    url, cursor = path("TraineeView.search", q="王", sort=sort, desc=desc), None
+    while url:
+        _ids, url, _previous, _text = _page(client, url)
+        if url:
+            cursor = parse_qs(urlsplit(url).query)["cursor"][0]
+    return cursor
+
+
+def test_a_city_regulator_pages_through_its_city_only(app, login_as):
+    app.config["CLOCK_FROZEN_AT"] = T0
+    hangzhou = gen_trainees(gen_enterprise("330100"), gen_plan(gen_institution("330100")), 25)
+    ningbo = gen_trainees(gen_enterprise("330100"), gen_plan(gen_institution("330200")), 25)
+    client = app.test_client()
+    login_as(client, gen_regulator("330100"))
+    seen, url = [], path("TraineeView.search")
+    while url:
+        ids, url, _previous, _text = _page(client, url)
+        seen += ids
+    assert sorted(seen) == sorted(e.id for e in hangzhou)
+    assert not set(seen) & {e.id for e in ningbo}
+
+
+def test_the_total_is_counted_up_to_the_cap(app, world, login_as, monkeypatch):
+    monkeypatch.setattr(trainees, "COUNT_CAP", 5)
+    client = app.test_client()
+    login_as(client, world["user"])
+
+    def shown():
+        text = _page(client, path("TraineeView.search"))[3]
+        return text[text.index("找到"):].split("名学员")[0].strip()
+
+    gen_trainees(world["enterprise"], world["plan"], 2)
+    assert shown() == "找到 5"  # exactly the cap: the number
+    gen_trainees(world["enterprise"], world["plan"], 1)
+    assert shown() == "找到 5+"
+    page = client.get(path("TraineeView.search")).get_data(as_text=True)
+    assert "导出 (5+)" in visible_text(page)
+    found = trainees.search(Search(), world["user"])
+    assert (found.total, found.capped, found.total_text) == (5, True, "5+")
+    assert len(found.rows) == 6  # the page itself is not capped
+    # The export of a capped search still has every match.
+    import io
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(client.post(path("TraineeView.export"), data={}).data))
+    assert sheet.active.max_row == 1 + 6
+
+
+def test_a_tampered_or_foreign_cursor_is_refused_with_400(app, world, login_as):
+    gen_trainees(world["enterprise"], world["plan"], 25)
+    client = app.test_client()
+    login_as(client, world["user"])
+    _ids, url, _previous, _text = _page(client, path("TraineeView.search"))
+    from urllib.parse import parse_qs, urlsplit
+
+    cursor = parse_qs(urlsplit(url).query)["cursor"][0]
+    assert client.get(path("TraineeView.search", cursor=cursor)).status_code == 200
+    flipped = cursor[:-3] + ("A" if cursor[-3] != "A" else "B") + cursor[-2:]
+    payload = cursor.split(".")[0]
+    for bad in (flipped, "x", "..", "%ff", cursor + "x", payload + ".", "W10.abc"):
+        assert client.get(path("TraineeView.search", cursor=bad)).status_code == 400, bad
+    # A genuine cursor of another order (the sort field changed by hand) is refused too.
+    assert client.get(path("TraineeView.search", cursor=cursor, sort="name")).status_code == 400
