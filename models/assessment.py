@@ -23,7 +23,7 @@ from models.enrolment import Enrolment, _institution_plans, _region_plans
 from models.reference import Occupation, OccupationLevel
 from models.scope import RowScope
 from models.states import AssessmentState, CertificateState, ScoreState
-from models.training import TrainingPlan
+from models.training import TrainingPlan, plan_search_text
 
 
 def _enterprise_plans(model, user):
@@ -63,6 +63,10 @@ class AssessmentPlan(Model):
     plan: Mapped[TrainingPlan] = relationship()
     score_report: Mapped[Optional["ScoreReport"]] = relationship(back_populates="assessment",
                                                                  uselist=False)
+
+    # Text to search assessment plans by (views/assessment.py: a list's filter, not a dropdown
+    # of every training plan in scope); read only in a WHERE clause, never loaded.
+    plan_institution, plan_occupation = plan_search_text(plan_id)
 
     def __str__(self) -> str:
         return f"{self.plan} · {self.exam_start:%Y-%m-%d}"

@@ -15,16 +15,17 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    select,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from app import clock
 from models.enrolment import Enrolment, _institution_plans, _region_plans
 from models.organisation import Enterprise
 from models.scope import RowScope
 from models.states import OrderState, RefundState
-from models.training import TrainingPlan
+from models.training import TrainingPlan, plan_search_text
 
 
 class OrderStatus(NamedTuple):
@@ -72,6 +73,16 @@ class Order(Model):
     items: Mapped[list["OrderItem"]] = relationship(back_populates="order",
                                                      order_by="OrderItem.enrolment_id")
     invoice: Mapped[Optional["Invoice"]] = relationship(back_populates="order", uselist=False)
+
+    # Text to search orders by (views/orders.py: a list's filter, not a dropdown of thousands
+    # of enterprises or plans); read only in a WHERE clause, never loaded with an order.
+    enterprise_name: Mapped[str] = column_property(
+        select(Enterprise.name).where(Enterprise.id == enterprise_id)
+        .correlate_except(Enterprise).scalar_subquery(), deferred=True)
+    enterprise_uscc: Mapped[str] = column_property(
+        select(Enterprise.uscc).where(Enterprise.id == enterprise_id)
+        .correlate_except(Enterprise).scalar_subquery(), deferred=True)
+    plan_institution, plan_occupation = plan_search_text(plan_id)
 
     def __str__(self) -> str:
         return self.out_trade_no

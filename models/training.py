@@ -17,9 +17,10 @@ from sqlalchemy import (
     case,
     literal,
     not_,
+    select,
 )
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, joinedload, mapped_column, relationship
 
 from app import clock
 from models.organisation import Institution
@@ -155,3 +156,17 @@ class TrainingPlan(Model):
         """The plan's phase now (blank unless approved)."""
         current = self.phase_at(clock.now())
         return current.label if current else ""
+
+
+def plan_search_text(plan_id) -> tuple:
+    """Two text columns to search rows of a plan by, its institution's name and its occupation's
+    name: deferred subqueries, read only in a list filter's WHERE (a text box, not a dropdown of
+    every plan in scope). `plan_institution, plan_occupation = plan_search_text(plan_id)` in the
+    body of a model with a `plan_id` column."""
+    def name_of(related, key):
+        return column_property(
+            select(related.name)
+            .where(TrainingPlan.id == plan_id, related.id == getattr(TrainingPlan, key))
+            .correlate_except(TrainingPlan, related).scalar_subquery(), deferred=True)
+
+    return name_of(Institution, "institution_id"), name_of(Occupation, "occupation_id")

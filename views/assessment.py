@@ -28,6 +28,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 ASSESSMENT_LABELS = {
     "plan": _l("Training plan"),
+    "plan_institution": _l("Training institution"),  # the list's text filters (not dropdowns)
+    "plan_occupation": _l("Occupation (trade)"),
     "exam_time": _l("Exam time"),
     "exam_start": _l("Exam starts"),
     "exam_end": _l("Exam ends"),
@@ -70,8 +72,7 @@ class AssessmentForm(FlaskForm):
 class AssessmentPlanView(JianpeiModelView):
     route_base = "/assessments"
     datamodel = EagerInterface(AssessmentPlan,
-                               load=TrainingPlan.label_load(AssessmentPlan.plan),
-                               related={"plan": TrainingPlan.label_load()})
+                               load=TrainingPlan.label_load(AssessmentPlan.plan))
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show", "can_prepare", "can_review", "can_scores"]
     method_permission_name = {"create_for": "prepare", "change": "prepare", "report": "prepare",
@@ -85,7 +86,9 @@ class AssessmentPlanView(JianpeiModelView):
     show_columns = ["plan", "exam_start", "exam_end", "venue", "theory_part", "practical_part",
                     "theory_pass", "practical_pass", "state_label", "review_reason",
                     "reported_at", "reviewed_at"]
-    search_columns = ["plan", "state", "exam_start"]
+    # A plan by its institution or occupation, as text: a dropdown would list every training
+    # plan in scope (thousands for an admin or the province).
+    search_columns = ["plan_institution", "plan_occupation", "state", "exam_start"]
     base_order = ("exam_start", "desc")
     show_template = "assessment/show.html"
 

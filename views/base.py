@@ -6,6 +6,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import Column
 
 # A list's page number and page size are plain numbers within these bounds, and it is ordered
 # only by a column it offers; anything else answers 400 (not a 500 from deep in the query).
@@ -74,6 +75,21 @@ class EagerInterface(SQLAInterface):
     def get_related_interface(self, col_name):
         return RelatedChoices(self.get_related_model(col_name),
                               load=self.related.get(col_name, ()))
+
+    # A column_property of an SQL expression (e.g. Order.enterprise_name, searched as text
+    # instead of a dropdown of every enterprise) is no table column: it has no nullable or
+    # unique flag, which Flask-AppBuilder's search form reads.
+    def is_nullable(self, col_name):
+        if self._is_expression(col_name):
+            return True
+        return super().is_nullable(col_name)
+
+    def is_unique(self, col_name):
+        return not self._is_expression(col_name) and super().is_unique(col_name)
+
+    def _is_expression(self, col_name):
+        return col_name in self.list_columns and not isinstance(self.list_columns[col_name],
+                                                                Column)
 
 
 class RelatedChoices(EagerInterface):

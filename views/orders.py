@@ -21,6 +21,11 @@ ORDER_LABELS = {
     "out_trade_no": _l("Order number"),
     "plan": _l("Training plan"),
     "enterprise": _l("Enterprise"),
+    # The list's text filters (models/orders.py) in place of dropdowns of thousands of rows.
+    "enterprise_name": _l("Enterprise name"),
+    "enterprise_uscc": _l("Unified social credit code"),
+    "plan_institution": _l("Training institution"),
+    "plan_occupation": _l("Occupation (trade)"),
     "trainees": _l("Trainees"),
     "fee": _l("Fee per trainee (yuan)"),
     "amount": _l("Amount (yuan)"),
@@ -67,8 +72,7 @@ class OrderView(JianpeiModelView):
     # Each row shows its plan (institution · occupation · level), enterprise and invoice.
     datamodel = EagerInterface(
         Order, load=(joinedload(Order.enterprise), joinedload(Order.invoice),
-                     *TrainingPlan.label_load(Order.plan)),
-        related={"plan": TrainingPlan.label_load()})
+                     *TrainingPlan.label_load(Order.plan)))
     base_filters = ROW_SCOPE
     base_permissions = ["can_list", "can_show", "can_order", "can_invoice"]
     method_permission_name = {"create": "order", "pay": "order", "cancel": "order",
@@ -82,8 +86,11 @@ class OrderView(JianpeiModelView):
                     "status", "created_at", "expires_at", "paid_at", "trade_no",
                     "refund_reason", "invoice"]
     formatters_columns = {"status": status_html, "invoice": invoice_link}
-    search_columns = ["out_trade_no", "enterprise", "plan", "state", "refund_state", "created_at",
-                      "paid_at"]
+    # An enterprise by its name or credit code, a plan by its institution or occupation: text
+    # filters, since a dropdown of every enterprise or plan in scope (thousands for an admin or
+    # the province) slows the page and is of no use to anyone.
+    search_columns = ["out_trade_no", "enterprise_name", "enterprise_uscc", "plan_institution",
+                      "plan_occupation", "state", "refund_state", "created_at", "paid_at"]
     base_order = ("created_at", "desc")
     list_template = "orders/list.html"
     show_template = "orders/show.html"
