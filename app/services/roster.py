@@ -6,7 +6,9 @@ every real error with its Excel row, header text, value and a Chinese reason.
 """
 import datetime as dt
 import difflib
+import unicodedata
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Optional
 
 from flask_babel import gettext
@@ -33,12 +35,23 @@ from models.training import TrainingPlan
 
 MAX_ROWS = 20_000
 HEADER_ROWS = 6  # the header may sit on any of the first five rows
+BATCH_ROWS = 500  # rows read before they are checked (see _read)
 MIN_AGE = 16
 REQUIRED = HEADERS[1:]  # 序号 may be missing or empty
 DICTIONARY_COLUMNS = {RosterHeader.EDUCATION: Education, RosterHeader.TITLE: ProfessionalTitle,
                       RosterHeader.OCCUPATION: Occupation, RosterHeader.LEVEL: OccupationLevel}
 # What check_against_plan reads.
 PLAN_CELLS = (RosterHeader.NAME, RosterHeader.ID_NUMBER, RosterHeader.OCCUPATION, RosterHeader.LEVEL)
+# A row's cells in _check_row: a tuple in REQUIRED order, and where each header is in it.
+_WIDTH = len(REQUIRED)
+_AT = {header: REQUIRED.index(header) for header in RosterHeader if header in REQUIRED}
+_NAME, _GENDER, _ID, _MOBILE, _OCCUPATION, _LEVEL = (_AT[h] for h in (
+    RosterHeader.NAME, RosterHeader.GENDER, RosterHeader.ID_NUMBER, RosterHeader.MOBILE,
+    RosterHeader.OCCUPATION, RosterHeader.LEVEL))
+# In Trainee's field order (education_id, title_id, occupation_id, level_id).
+_DICTIONARY_AT = tuple((header, _AT[header]) for header in (
+    RosterHeader.EDUCATION, RosterHeader.TITLE, RosterHeader.OCCUPATION, RosterHeader.LEVEL))
+_PLAN_KEYS = tuple(header.value for header in PLAN_CELLS)
 
 
 class RosterRefused(DomainError):
@@ -79,7 +92,16 @@ def open_workbook(data: bytes):
     needs: size, macros and extent are checked before any row is parsed (see workbooks)."""
     try:
         return workbooks.open_bounded(data, SHEET, columns=len(HEADERS), rows=MAX_ROWS,
-                                      header_rows=HEADER_ROWS)
+                                      header_rows=HEADER_ROWS, parsed_later=True)
+    except workbooks.WorkbookRefused as refused:
+        raise RosterRefused(refused.args[0], **refused.params) from None
+
+
+def _refuse_if_damaged(workbook) -> None:
+    """Refuse a sheet whose XML is damaged, as open_workbook would have before reading a row:
+    for an answer given before openpyxl has read them all (see workbooks.open_bounded)."""
+    try:
+        workbooks.damaged_sheet(workbook, workbooks.sheet_of(workbook, SHEET))
     except workbooks.WorkbookRefused as refused:
         raise RosterRefused(refused.args[0], **refused.params) from None
 
@@ -122,11 +144,16 @@ class _Dictionaries:
         self.values = {header: {SPACES.sub("", item.name): item.id
                                 for item in active_values(model)}
                        for header, model in DICTIONARY_COLUMNS.items()}
+        self.known: dict[str, dict[str, int]] = {header: {} for header in DICTIONARY_COLUMNS}
 
     def lookup(self, header: str, raw: str, row: int, errors: list) -> Optional[int]:
+        known = self.known[header]  # raw text -> id, of the texts already found
+        if raw in known:
+            return known[raw]
         key = SPACES.sub("", raw)
         options = self.values[header]
         if key in options:
+            known[raw] = options[key]
             return options[key]
         close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.3)
         hint = gettext("Did you mean “%(option)s”?", option=close[0]) if close else ""
@@ -142,16 +169,17 @@ def check(data: bytes, plan: Optional[TrainingPlan] = None,
           today: Optional[dt.date] = None) -> Report:
     """Validate a roster; with a plan, also against its seats and current enrolments."""
     today = today or clock.today()
-    workbook = open_workbook(data)
-    report = Report()
-    try:
-        _read(workbook, report, today)
-    except RosterRefused:
-        raise
-    except Exception:  # a cell or sheet openpyxl cannot read
-        raise RosterRefused(N_("The file is damaged or not an .xlsx workbook.")) from None
-    finally:
-        workbook.close()
+    with workbooks.collector_paused():
+        workbook = open_workbook(data)
+        report = Report()
+        try:
+            _read(workbook, report, today)
+        except RosterRefused:
+            raise
+        except Exception:  # a cell or sheet openpyxl cannot read
+            raise RosterRefused(N_("The file is damaged or not an .xlsx workbook.")) from None
+        finally:
+            workbook.close()
     if report.header_row is None:
         return report  # the header errors say it all
     if report.rows == 0:
@@ -169,21 +197,57 @@ def _read(workbook, report: Report, today: dt.date) -> None:
     rows = _rows(workbook)
     header_row, columns = _find_header(rows, report)
     if header_row is None:
+        _refuse_if_damaged(workbook)
         return
     dictionaries = _Dictionaries()
     seen: dict[str, int] = {}
-    for index, values in rows:
-        cells = {header: values[i] if i < len(values) else None
-                 for header, i in columns.items()}
-        if all(clean_text(v) == "" for v in cells.values()):
-            continue
-        report.rows += 1
-        if report.rows > MAX_ROWS:
-            raise RosterRefused(N_("The roster has more than %(n)s rows; please split it."),
-                                n=MAX_ROWS)
-        before = len(report.errors)
-        trainee = _check_row(index, cells, today, dictionaries, report.errors, seen)
-        (report.trainees if len(report.errors) == before else report.partial).append(trainee)
+    # Each row's cells as a tuple in REQUIRED order (序号, if there, last: only to tell an
+    # empty row), taken in one C call when the row is wide enough.
+    indexes = [columns[header] for header in REQUIRED]
+    if RosterHeader.NUMBER in columns:
+        indexes.append(columns[RosterHeader.NUMBER])
+    take, need = itemgetter(*indexes), max(indexes) + 1
+    errors, trainees, partial = report.errors, report.trainees, report.partial
+    # Rows are read BATCH_ROWS at a time, then checked: openpyxl's parsing and the checks,
+    # each in a run of its own, keep their code and data in the CPU's caches (some 10% of
+    # the whole). What openpyxl raises waits until the rows read before it are checked, as
+    # when each row was checked as soon as read: a refusal of those rows comes first.
+    batch: list[tuple[int, tuple]] = []
+    while True:
+        failure = None
+        try:
+            for item in rows:
+                batch.append(item)
+                if len(batch) == BATCH_ROWS:
+                    break
+        except Exception as error:
+            failure = error
+        for index, values in batch:
+            if len(values) >= need:
+                cells = take(values)
+            else:
+                width = len(values)
+                cells = tuple(values[i] if i < width else None for i in indexes)
+            # clean_text, inlined: text cells are nearly all of them (and 序号 an int)
+            text = ["" if value is None else (value.strip() if value.isascii() else
+                                              unicodedata.normalize("NFKC", value).strip())
+                    if value.__class__ is str else str(value) if value.__class__ is int
+                    else clean_text(value) for value in cells]
+            if not any(text):
+                continue
+            report.rows += 1
+            if report.rows > MAX_ROWS:
+                _refuse_if_damaged(workbook)
+                raise RosterRefused(N_("The roster has more than %(n)s rows; please split it."),
+                                    n=MAX_ROWS)
+            before = len(errors)
+            trainee = _check_row(index, cells, text, today, dictionaries, errors, seen)
+            (trainees if len(errors) == before else partial).append(trainee)
+        if failure is not None:
+            raise failure
+        if len(batch) < BATCH_ROWS:
+            return
+        batch.clear()
 
 
 def _find_header(rows, report: Report) -> tuple[Optional[int], dict[str, int]]:
@@ -214,33 +278,35 @@ def _find_header(rows, report: Report) -> tuple[Optional[int], dict[str, int]]:
 
 def check_cells(values: dict[str, Any], errors: list) -> Optional[Trainee]:
     """One trainee typed into the form (header -> value), under the roster's rules."""
-    cells = {header: values.get(header) for header in REQUIRED}
+    cells = tuple(values.get(header) for header in REQUIRED)
     before = len(errors)
-    trainee = _check_row(None, cells, clock.today(), _Dictionaries(), errors)
+    trainee = _check_row(None, cells, [clean_text(v) for v in cells], clock.today(),
+                         _Dictionaries(), errors)
     return trainee if len(errors) == before else None
 
 
-def _check_row(row: Optional[int], cells: dict, today: dt.date, dictionaries: _Dictionaries,
-               errors: list, seen: Optional[dict[str, int]] = None) -> Trainee:
+def _check_row(row: Optional[int], cells: tuple, text: list[str], today: dt.date,
+               dictionaries: _Dictionaries, errors: list,
+               seen: Optional[dict[str, int]] = None) -> Trainee:
     """Every error of one row, each with what its cell held; the row's values, a wrong
-    cell's left empty. `seen` (ID number -> first row) finds repeats of a valid ID number,
+    cell's left empty. `cells`: the row's values in REQUIRED order (more may follow), `text`
+    their clean_text. `seen` (ID number -> first row) finds repeats of a valid ID number,
     whatever else is wrong in either row."""
     before = len(errors)
-    text = {h: clean_text(v) for h, v in cells.items()}
-    for header in REQUIRED:
-        if text.get(header, "") == "":
-            errors.append(CellError(row, header, cells.get(header),
-                                    gettext("This cell must not be empty.")))
+    if "" in text[:_WIDTH]:
+        for i, header in enumerate(REQUIRED):
+            if not text[i]:
+                errors.append(CellError(row, header, cells[i],
+                                        gettext("This cell must not be empty.")))
     H = RosterHeader
 
     def refuse(header: RosterHeader, message: str) -> None:
-        errors.append(CellError(row, header, cells[header], message))
+        errors.append(CellError(row, header, cells[_AT[header]], message))
 
-    name = people.normalize_name(text[H.NAME])
+    name = people.normalize_name(text[_NAME])
     if name and not people.NAME.match(name):
         refuse(H.NAME, gettext("A name is 2 to 30 Chinese characters (and ·), nothing else."))
-    id_number = exact_digits(cells[H.ID_NUMBER], H.ID_NUMBER, row, errors) \
-        if text[H.ID_NUMBER] else ""
+    id_number = _digits(cells[_ID], text[_ID], H.ID_NUMBER, row, errors)
     if id_number:
         id_number = id_number.upper()
         problem = check_id_number(id_number, today)
@@ -253,29 +319,38 @@ def _check_row(row: Optional[int], cells: dict, today: dt.date, dictionaries: _D
                                         row=seen[id_number]))
         else:
             seen[id_number] = row
-    gender = SPACES.sub("", text[H.GENDER])
+    gender = SPACES.sub("", text[_GENDER])
     if gender and gender not in ("男", "女"):
         refuse(H.GENDER, gettext("性别 must be 男 or 女."))
     elif gender and id_number:
         expected = "男" if id_gender(id_number) == "male" else "女"
         if gender != expected:
             refuse(H.GENDER, gettext("The ID number says %(expected)s.", expected=expected))
-    mobile = exact_digits(cells[H.MOBILE], H.MOBILE, row, errors) if text[H.MOBILE] else ""
+    mobile = _digits(cells[_MOBILE], text[_MOBILE], H.MOBILE, row, errors)
     mobile = normalize_mobile(mobile)
     if mobile and not MOBILE.match(mobile):
         refuse(H.MOBILE, gettext("A mobile number has 11 digits and starts with 13 to 19."))
-    ids = {header: dictionaries.lookup(header, text[header], row, errors)
-           for header in DICTIONARY_COLUMNS if text.get(header)}
-    wrong = {error.column for error in errors[before:]}
+    ids = [dictionaries.lookup(header, text[i], row, errors) if text[i] else None
+           for header, i in _DICTIONARY_AT]
+    # Keys as plain text (equal to the headers): a dict of text and values only is left
+    # out of the garbage collector's passes, 10,000 of them on a long roster.
+    plan_cells = {_PLAN_KEYS[0]: cells[_NAME], _PLAN_KEYS[1]: cells[_ID],
+                  _PLAN_KEYS[2]: cells[_OCCUPATION], _PLAN_KEYS[3]: cells[_LEVEL]}
+    if len(errors) > before:
+        wrong = {error.column for error in errors[before:]}
+        name, gender, id_number, mobile = ("" if header in wrong else value for header, value in (
+            (H.NAME, name), (H.GENDER, gender), (H.ID_NUMBER, id_number), (H.MOBILE, mobile)))
+    return Trainee(row, name, gender, id_number, mobile, *ids, plan_cells)
 
-    def kept(header: str, value: str) -> str:
-        return "" if header in wrong else value
 
-    return Trainee(row=row, name=kept(H.NAME, name), gender=kept(H.GENDER, gender),
-                   id_number=kept(H.ID_NUMBER, id_number), mobile=kept(H.MOBILE, mobile),
-                   education_id=ids.get(H.EDUCATION), title_id=ids.get(H.TITLE),
-                   occupation_id=ids.get(H.OCCUPATION), level_id=ids.get(H.LEVEL),
-                   cells={header: cells.get(header) for header in PLAN_CELLS})
+def _digits(value: Any, text: str, header: str, row: Optional[int], errors: list) -> Optional[str]:
+    """exact_digits of an ID or phone cell whose clean_text is `text` ("" if empty): a text
+    cell's is `text` without spaces, no need to clean it again."""
+    if not text:
+        return ""
+    if value.__class__ is str:
+        return SPACES.sub("", text)
+    return exact_digits(value, header, row, errors)
 
 
 def check_against_plan(plan: TrainingPlan, report: Report) -> None:

@@ -7,12 +7,15 @@ A workbook is a zip of XML parts. Its size, its parts and the sheet to be read a
 from the zip's headers and one streaming pass over that sheet's XML (its <dimension> first),
 so a sheet wider or longer than a template needs is refused before any row is parsed.
 """
+import gc
 import io
 import logging
+import math
 import re
 import unicodedata
 import xml.parsers.expat
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
@@ -62,9 +65,12 @@ def sheet_of(workbook, name: str):
     return workbook[name] if name in workbook.sheetnames else workbook.worksheets[0]
 
 
-def open_bounded(data: bytes, sheet_name: str, *, columns: int, rows: int, header_rows: int):
+def open_bounded(data: bytes, sheet_name: str, *, columns: int, rows: int, header_rows: int,
+                 parsed_later: bool = False):
     """The workbook (read-only) whose sheet `sheet_name` (else the first) is at most `columns`
-    + SPARE_COLUMNS wide and `rows` + `header_rows` long, checked before parsing any row."""
+    + SPARE_COLUMNS wide and `rows` + `header_rows` long, checked before parsing any row.
+    `parsed_later`: the caller reads every row of the sheet, or calls damaged_sheet before it
+    returns or refuses without, so its XML need not be parsed first (see _counted)."""
     archive = _archive(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
@@ -76,7 +82,7 @@ def open_bounded(data: bytes, sheet_name: str, *, columns: int, rows: int, heade
         # The dimension the file declares first (openpyxl read it), then what its rows hold
         # (a read-only sheet names its part in _worksheet_path, as since openpyxl 2.4).
         limits.check(Extent(rows=sheet.max_row or 0, columns=sheet.max_column or 0))
-        limits.check(scan(archive, sheet._worksheet_path, limits))
+        limits.check(scan(archive, sheet._worksheet_path, limits, parsed_later=parsed_later))
     except _Beyond as beyond:
         workbook.close()
         if beyond.what == "columns":
@@ -151,27 +157,75 @@ class _Beyond(Exception):
 
 
 def scan(archive: zipfile.ZipFile, part: str, limits: Extent,
-         seen: Optional[Extent] = None) -> Extent:
-    """Rows, columns and cells of a worksheet part, read as a stream (expat, no tree), stopping
-    at the first limit passed; `seen` carries counts over several sheets."""
+         seen: Optional[Extent] = None, *, parsed_later: bool = False) -> Extent:
+    """Rows, columns and cells of a worksheet part, stopping at the first limit passed;
+    `seen` carries counts over several sheets. Counted (_counted) if the part is plain, else
+    read as a stream (expat, no tree): the same counts, the same limit passed first. Of a
+    plain part that is not well-formed XML only the stream says so (see damaged_sheet)."""
     seen = Extent() if seen is None else seen
-    column = 0
+    counted = _counted(archive, part, parsed_later)
+    if counted is not None:
+        whole = Extent(rows=max(seen.rows, counted.rows),
+                       columns=max(seen.columns, counted.columns),
+                       cells=seen.cells + counted.cells)
+        try:
+            limits.check(whole)
+        except _Beyond:
+            pass  # the stream says which limit the sheet passed first
+        else:  # the counts only grow: within the limits at the end, within them all along
+            seen.rows, seen.columns, seen.cells = whole.rows, whole.columns, whole.cells
+            return seen
+    return _stream(archive, part, limits, seen)
+
+
+def damaged_sheet(workbook, sheet) -> None:
+    """Raise WorkbookRefused as scan's stream would have, of a sheet of a workbook open_bounded
+    opened: for a refusal found in its rows, which must not come before a damaged file's."""
+    _stream(workbook._archive, sheet._worksheet_path, Extent(), Extent())
+
+
+def _stream(archive: zipfile.ZipFile, part: str, limits: Extent, seen: Extent) -> Extent:
+    # Called for every element (a cell is 2 or 3): the counts and limits in locals, the
+    # names and column letters seen before looked up (Extent.check, inlined, in its order).
+    rows, columns, cells, column = seen.rows, seen.columns, seen.cells, 0
+    max_rows, max_columns, max_cells = (limit or math.inf for limit in
+                                        (limits.rows, limits.columns, limits.cells))
+    tags: dict[str, str] = {}  # element name -> its local name, whatever the namespace prefix
+    letters: dict[str, int] = {}  # column letters -> column number
 
     def start(name: str, attrs: dict) -> None:
-        nonlocal column
-        tag = name.rpartition(" ")[2]  # the local name, whatever the namespace prefix
+        nonlocal column, rows, columns, cells
+        tag = tags.get(name)
+        if tag is None:
+            tag = tags[name] = name.rpartition(" ")[2]
         if tag == "c":
-            column = _column(attrs.get("r")) or column + 1
-            seen.cells += 1
-            seen.columns = max(seen.columns, column)
+            reference = attrs.get("r")
+            if reference:
+                match = CELL_REF.match(reference)
+                if not match:
+                    raise WorkbookRefused(DAMAGED)
+                found = letters.get(match.group(1))
+                if found is None:
+                    found = letters[match.group(1)] = column_index_from_string(match.group(1))
+                column = found or column + 1
+            else:
+                column += 1
+            cells += 1
+            if column > columns:
+                columns = column
         elif tag == "row":
             number = attrs.get("r", "")
             row = int(number) if number.isascii() and number.isdigit() else 0
-            seen.rows = max(seen.rows + (0 if row else 1), row)
+            rows = max(rows + (0 if row else 1), row)
             column = 0
         else:
             return
-        limits.check(seen)
+        if columns > max_columns:
+            raise _Beyond("columns", columns)
+        if rows > max_rows:
+            raise _Beyond("rows", rows)
+        if cells > max_cells:
+            raise _Beyond("cells", cells)
 
     def no_dtd(*_args) -> None:  # a sheet never declares one; entities could only inflate it
         raise WorkbookRefused(DAMAGED)
@@ -188,7 +242,66 @@ def scan(archive: zipfile.ZipFile, part: str, limits: Extent,
         raise
     except Exception:  # bad XML, a damaged zip member, a reference beyond XFD
         raise WorkbookRefused(DAMAGED) from None
+    finally:
+        seen.rows, seen.columns, seen.cells = rows, columns, cells
     return seen
+
+
+# A sheet as Excel, WPS and openpyxl write it: in UTF-8, every <c> and <row> tag unprefixed
+# with its r attribute first, plain. Only such a sheet does _counted count (else the stream).
+_XML_DECL = re.compile(rb"<\?xml[^>]*?\?>")
+_DECL_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
+_MARKUP = re.compile(rb"<[!?]")  # a DTD, comment, CDATA section or processing instruction
+_PLAIN_CELL = re.compile(rb'<c r="([A-Z]{1,3})[0-9]{1,7}"[ \t\r\n/>]')
+_PLAIN_ROW = re.compile(rb'<row r="([0-9]{1,9})"[ \t\r\n/>]')
+# A cell or row tag not so (what may end a tag's name in XML: space, tab, CR, LF, / or >).
+_OTHER_CELL = re.compile(rb'<c(?:[\t\r\n/>]| (?!r="[A-Z]{1,3}[0-9]{1,7}"[ \t\r\n/>]))')
+_OTHER_ROW = re.compile(rb'<row(?:[\t\r\n/>]| (?!r="[0-9]{1,9}"[ \t\r\n/>]))')
+_PREFIXED = re.compile(rb":(?:c|row)[ \t\r\n/>]")  # <x:c ... (or text that looks like it)
+MAX_COUNTED_TAGS = 1_200_000  # what _counted lists stays small (a 20,000-row roster fits)
+
+
+def _counted(archive: zipfile.ZipFile, part: str, parsed_later: bool = False) -> Optional[Extent]:
+    """The rows, columns and cells scan's stream would count in the worksheet part, found
+    without a Python call per element; None when the part is not plain enough to be sure.
+
+    In XML without a DTD, comment, CDATA section or processing instruction (no "<!", no "<?"
+    but the declaration) every "<" opens a tag, in any well-formed stretch of it. Every cell
+    and row tag must then be unprefixed with its r first, plainly, as the stream reads it (a
+    cell's column from its letters, a row's number from its digits, not 0). Of a well-formed
+    part the counts are the stream's: expat parses it first (in namespace mode, as the
+    stream), unless `parsed_later`. Then a malformed part's counts are no fewer than in the
+    well-formed stretch before the fault, all that openpyxl's parser (expat too) reads before
+    it fails: the caller refuses the sheet as damaged then (or damaged_sheet does), as the
+    stream would have, unless it passes a limit first, and then the stream says which."""
+    try:
+        with archive.open(part) as source:
+            data = source.read(MAX_PART_BYTES + 1)
+        if len(data) > MAX_PART_BYTES or data.count(b"<") > MAX_COUNTED_TAGS:
+            return None
+        body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        if body[:1] != b"<" or body[1:2] in (b"", b"\x00"):
+            return None
+        start = len(data) - len(body)
+        declaration = _XML_DECL.match(body)
+        if declaration:
+            encoding = _DECL_ENCODING.search(declaration.group())
+            if encoding and encoding.group(1).lower() not in (b"utf-8", b"utf8"):
+                return None
+            start += declaration.end()
+        if _MARKUP.search(data, start) or _PREFIXED.search(data) or _OTHER_CELL.search(data) \
+                or _OTHER_ROW.search(data):
+            return None
+        if not parsed_later:
+            xml.parsers.expat.ParserCreate(namespace_separator=" ").Parse(data, True)
+        letters = _PLAIN_CELL.findall(data)
+        numbers = [int(n) for n in _PLAIN_ROW.findall(data)]
+        if 0 in numbers:
+            return None
+        columns = max((column_index_from_string(c.decode()) for c in set(letters)), default=0)
+        return Extent(rows=max(numbers, default=0), columns=columns, cells=len(letters))
+    except Exception:  # the stream says what is wrong
+        return None
 
 
 def _column(reference: Optional[str]) -> int:
@@ -202,6 +315,24 @@ def _column(reference: Optional[str]) -> int:
 
 
 # ---- cells and the report of a checked sheet ---------------------------------------------
+
+@contextmanager
+def collector_paused():
+    """No cyclic garbage collection while a sheet is read and checked. openpyxl allocates
+    some 100 objects a row and the check keeps one or two a row: that starts a collection
+    of the young objects every few rows and, as the kept ones pile up, a pass over the whole
+    heap (0.3 s or more in a web worker) in the middle of the check. Its garbage is freed
+    by reference counting anyway; whatever cycle it leaves waits for the next collection.
+    Only the caller that paused the collector resumes it (concurrent checks nest)."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
 
 def clean_text(value: Any) -> str:
     """Full-width to half-width, no surrounding spaces of either width."""
