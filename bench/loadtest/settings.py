@@ -18,7 +18,7 @@ os.environ.setdefault("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test
 
 BIN = Path(sys.executable).parent
 PASSWORD = "Bench@12345"
-TARGET_P95_MS = 300.0
+TARGET_P95_MS = 150.0
 PAGE_KINDS = ("home", "open_plans", "enrol", "trainees", "orders", "order_show")
 ACTION_KINDS = ("order_create", "order_cancel")
 KIND_ORDER = ("login",) + PAGE_KINDS + ACTION_KINDS + ("photo",)
