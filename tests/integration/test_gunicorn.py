@@ -63,12 +63,14 @@ def scratch_redis():
     base = redis.Redis.from_url(REDIS_URL)
     count = int(base.config_get("databases").get("databases", 16))
     for number in range(count - 1, 0, -1):
-        conn = redis.Redis.from_url(REDIS_URL, db=number)
+        # The number goes in the URL: from_url(url, db=n) keeps the URL's own database.
+        url = urllib.parse.urlunsplit(urllib.parse.urlsplit(REDIS_URL)._replace(path=f"/{number}"))
+        conn = redis.Redis.from_url(url)
         if conn.dbsize() == 0:
             break
+        conn.close()
     else:
         pytest.skip("no empty Redis database to queue on")
-    url = urllib.parse.urlunsplit(urllib.parse.urlsplit(REDIS_URL)._replace(path=f"/{number}"))
     yield url
     for pattern in ("huey.*", "LIMITS*"):  # only what our processes wrote
         for key in conn.scan_iter(pattern):
