@@ -143,16 +143,9 @@ def release_lapsed_seats(plan_id: int, at: Optional[dt.datetime] = None) -> int:
     if not lapsed:
         return 0
     ids = [order_id for order_id, _ in lapsed]
-    _unlocked(update(TrainingPlan).where(TrainingPlan.id == plan_id).values(
-        seats_reserved=TrainingPlan.seats_reserved - sum(n for _, n in lapsed)))
-    _unlocked(update(Enrolment).where(Enrolment.order_id.in_(ids)).values(order_id=None))
-    for order in db.session.scalars(select(Order).where(Order.id.in_(ids)).order_by(Order.id)
-                                    .execution_options(populate_existing=True)):
-        audit.record("order.expire", order, after={"out_trade_no": order.out_trade_no,
-                                                   "state": EXPIRED,
-                                                   "seats_released": order.trainees},
-                     region_code=order.plan.region_code)
-    db.session.expire_all()
+    _give_back(plan_id, db.session.scalars(
+        select(Order).where(Order.id.in_(ids)).order_by(Order.id)
+        .execution_options(populate_existing=True)).all(), EXPIRED, "order.expire")
     return len(lapsed)
 
 
@@ -307,14 +300,23 @@ def _lapse(order_id: int, state: str, action: str) -> bool:
     if moved != 1:
         return False
     order = db.session.get(Order, order_id, populate_existing=True)
-    _unlocked(update(TrainingPlan).where(TrainingPlan.id == order.plan_id)
-              .values(seats_reserved=TrainingPlan.seats_reserved - order.trainees))
-    _unlocked(update(Enrolment).where(Enrolment.order_id == order.id).values(order_id=None))
-    audit.record(action, order, after={"out_trade_no": order.out_trade_no, "state": state,
-                                       "seats_released": order.trainees},
-                 region_code=order.plan.region_code)
-    db.session.expire_all()
+    _give_back(order.plan_id, [order], state, action)
     return True
+
+
+def _give_back(plan_id: int, lapsed: list[Order], state: str, action: str) -> None:
+    """The plan's seats and the trainees of orders just moved out of pending, back; each
+    order audited (`action`). The one release for a cancellation, an expiry and a lapse
+    found by an order of the same plan."""
+    _unlocked(update(TrainingPlan).where(TrainingPlan.id == plan_id).values(
+        seats_reserved=TrainingPlan.seats_reserved - sum(order.trainees for order in lapsed)))
+    _unlocked(update(Enrolment).where(Enrolment.order_id.in_([order.id for order in lapsed]))
+              .values(order_id=None))
+    for order in lapsed:
+        audit.record(action, order, after={"out_trade_no": order.out_trade_no, "state": state,
+                                           "seats_released": order.trainees},
+                     region_code=order.plan.region_code)
+    db.session.expire_all()
 
 
 @transactional
