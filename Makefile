@@ -11,6 +11,9 @@ PYTEST_ARGS ?= -n 2 --dist loadgroup
 MO := translations/zh_CN/LC_MESSAGES/messages.mo translations/en/LC_MESSAGES/messages.mo
 
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+# More faces for the generated ID-card photos of the tests (tests/id_card_corpus.py).
+TEST_FONTS := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc /usr/share/fonts/truetype/arphic/uming.ttc \
+	/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test translations messages setup clean system-deps serve-prod
@@ -23,11 +26,15 @@ test: $(STAMP) $(MO) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian packages the app and its tests need: a CJK TrueType font for PDFs and test licences;
-# chromium for the browser tests in tests/e2e (Playwright drives Debian's build).
-system-deps: $(CJK_FONT) $(CHROMIUM)
+# more fonts for the tests' ID cards; chromium for the browser tests in tests/e2e (Playwright
+# drives Debian's build).
+system-deps: $(CJK_FONT) $(TEST_FONTS) $(CHROMIUM)
 
 $(CJK_FONT):
 	apt-get install -y fonts-wqy-microhei || (apt-get update && apt-get install -y fonts-wqy-microhei)
+
+$(TEST_FONTS):
+	apt-get install -y fonts-wqy-zenhei fonts-arphic-uming fonts-dejavu-core || (apt-get update && apt-get install -y fonts-wqy-zenhei fonts-arphic-uming fonts-dejavu-core)
 
 $(CHROMIUM):
 	apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
