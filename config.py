@@ -136,6 +136,11 @@ ORDER_REMINDER_MINUTES = 10
 # Registration documents (yyzz.jpg, cns.jpg, zzzs.jpg)
 DOCUMENT_MAX_BYTES = 2 * 1024 * 1024
 STAGED_UPLOAD_LIFETIME_MINUTES = 60
+
+# Trainee photos are checked for what they show (app/services/photo_checks.py): the 1-inch
+# photo's background in the request; its text and face, and the ID card front read against the
+# roster, in a task. Off only where pictures are stand-ins (most tests: tests/conftest.py).
+PHOTO_CHECKS = True
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 # Orders and payment. An order holds its seats this long; Alipay is told the same deadline.

@@ -56,6 +56,11 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     app.jinja_env.filters["shown_id"] = shown_id  # whole or masked: trainees.may_see_full_id
     app.jinja_env.filters["shown_mobile"] = shown_mobile
+    from app.services import photo_checks
+
+    app.jinja_env.filters["check_problem"] = photo_checks.problem_text
+    app.jinja_env.filters["check_fields"] = photo_checks.field_labels
+    app.jinja_env.filters["check_reading"] = photo_checks.reading_of
     from views.messages import unread_messages
 
     app.jinja_env.globals["unread_messages"] = unread_messages

@@ -3,14 +3,15 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, and_, func, select, text
+from sqlalchemy import (Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        and_, func, select, text)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.organisation import Enterprise
 from models.reference import Education, Occupation, OccupationLevel, ProfessionalTitle
 from models.scope import RowScope
-from models.states import EnrolmentState
+from models.states import EnrolmentState, PhotoCheckState
 from models.training import TrainingPlan
 
 # The photos an enrolment needs before it can be ordered, by kind (app.services.photos.KINDS
@@ -122,3 +123,45 @@ class Enrolment(Model):
     def photos_complete(cls):
         return and_(*(func.coalesce(getattr(cls, f"{kind}_key"), "") != ""
                       for kind in REQUIRED_PHOTOS))
+
+
+class PhotoCheck(Model):
+    """What the machine found in one of an enrolment's photos (app/services/photo_checks.py).
+
+    One row per enrolment and kind of photo, for the file in `photo_key`: a result read from a
+    file since replaced is dropped. `reading` holds what was read off an ID card (name, number,
+    gender, birth date as JSON): personal data, kept only while the enrolment is live (removing
+    the trainee deletes the row) and never logged. `differences` names the fields that differ
+    from the roster row; `problem` is the message of a refusal or an unreadable photo
+    ({"msgid", "params"}, translated when shown). A difference the enterprise confirmed keeps
+    its reason, who and when.
+    """
+
+    __tablename__ = "photo_check"
+    __table_args__ = (UniqueConstraint("enrolment_id", "kind", name="uq_photo_check_enrolment_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(
+        ForeignKey("enrolment.id", name="fk_photo_check_enrolment_id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # photos.PHOTO / ID_PHOTO
+    photo_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), default=PhotoCheckState.QUEUED.value,
+                                       nullable=False)
+    reading: Mapped[Optional[str]] = mapped_column(Text)
+    differences: Mapped[Optional[str]] = mapped_column(String(64))  # "number,name"
+    problem: Mapped[Optional[str]] = mapped_column(Text)
+    reason: Mapped[Optional[str]] = mapped_column(String(200))
+    decided_by: Mapped[Optional[int]] = mapped_column(Integer)
+    decided_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    checked_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+
+    enrolment: Mapped[Enrolment] = relationship()
+
+    @property
+    def state_enum(self) -> PhotoCheckState:
+        return PhotoCheckState(self.state)
+
+    @property
+    def difference_list(self) -> list[str]:
+        return [field for field in (self.differences or "").split(",") if field]

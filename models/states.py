@@ -181,6 +181,39 @@ class OcrState(str, enum.Enum):
     FAILED = "failed"
 
 
+class PhotoCheckState(LabelledEnum):
+    """What the machine found in a trainee's uploaded photo (`PhotoCheck.state`).
+
+    An ID-card front is read and compared with the roster row: it matches, differs (the clerk
+    fixes the row, replaces the photo or confirms with a reason), or cannot be read. A 1-inch
+    photo is passed or refused for what it shows. A refused photo (an ID card's back side, a
+    document as a portrait) is taken off the trainee, so the upload is missing again.
+    """
+
+    QUEUED = "queued"
+    PASSED = "passed"
+    MISMATCH = "mismatch"
+    UNREADABLE = "unreadable"
+    REFUSED = "refused"
+    CONFIRMED = "confirmed"
+
+    @classmethod
+    def labels(cls) -> dict:
+        return {
+            cls.QUEUED: _l("Being checked"),
+            cls.PASSED: _l("Machine-checked"),
+            cls.MISMATCH: _l("Differs from the roster"),
+            cls.UNREADABLE: _l("Could not be read"),
+            cls.REFUSED: _l("Refused and removed"),
+            cls.CONFIRMED: _l("Confirmed by the enterprise"),
+        }
+
+    @classmethod
+    def unresolved(cls) -> tuple["PhotoCheckState", ...]:
+        """The states an order waits for: still being checked, or a finding nobody decided."""
+        return cls.QUEUED, cls.MISMATCH, cls.UNREADABLE
+
+
 class NoticeKind(LabelledEnum):
     """What a trainee notice (`TraineeNotice.kind`) is about."""
 

@@ -61,7 +61,8 @@ def in_app_context(fn):
 
 
 def _register_task_modules() -> None:
-    from tasks import certificates, exports, invoices, maintenance, notifications, ocr, payments  # noqa: F401
+    from tasks import (certificates, exports, invoices, maintenance, notifications, ocr,  # noqa: F401
+                       payments, photos)
 
 
 _register_task_modules()

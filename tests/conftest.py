@@ -78,6 +78,9 @@ def base_config(database_uri: str, tmp: Path) -> dict:
         "PUBLIC_BASE_URL": "http://localhost",
         "HTTP_LOOPBACK": True,
         "FAB_PASSWORD_HASH_METHOD": _CHEAP_HASH,
+        # Tests of other features upload stand-in pictures (plain rectangles); the photo checks'
+        # own tests (tests/web/test_photo_checks.py) turn them on.
+        "PHOTO_CHECKS": False,
     }
 
 

@@ -1,10 +1,10 @@
 """批量报名 and the trainees of a plan, for the enterprise that enrols them."""
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 
 from app.scope import get_scoped
-from app.services import DomainError, enrolment, error_workbooks, photos, workbooks
+from app.services import DomainError, enrolment, error_workbooks, photo_checks, photos, workbooks
 from app.services.dictionaries import active_values
 from app.services.roster import DICTIONARY_COLUMNS, REQUIRED
 from models.enrolment import Enrolment
@@ -22,7 +22,8 @@ class EnrolmentView(BaseView):
     default_view = "plan"
     method_permission_name = {"plan": "list", "upload": "enrol", "add": "enrol", "remove": "enrol",
                               "error_workbook": "enrol", "photo_batch": "enrol",
-                              "photo_one": "enrol", "edit": "enrol"}
+                              "photo_one": "enrol", "edit": "enrol",
+                              "checks": "list", "confirm_check": "enrol"}
     base_permissions = ["can_list", "can_enrol"]
 
     def _plan(self, plan_id):
@@ -40,10 +41,16 @@ class EnrolmentView(BaseView):
             return redirect(url_for("OpenPlanView.list"))
         trainees = enrolment.live_enrolments(plan.id, g.user.enterprise_id)
         unordered = [t for t in trainees if t.order_id is None]
+        checks = photo_checks.of_enrolments(t.id for t in trainees)
+        queued, check_total = photo_checks.progress(
+            check for found in checks.values() for check in found.values())
         return self.render_template(
             "enrolment/plan.html", plan=plan, trainees=trainees, report=report,
             unordered=unordered, unordered_amount=plan.fee * len(unordered),
             without_photos=[t for t in unordered if not t.photos_complete],
+            checks=checks, queued=queued, check_total=check_total,
+            unsettled=[(t, check) for t in unordered for check in checks.get(t.id, {}).values()
+                       if photo_checks.is_unsettled(check)],
             form_errors=form_errors or [], headers=REQUIRED, batch=batch, kinds=photos.KINDS,
             choices=choices(), error_workbook=error_workbook, error_limit=workbooks.MAX_LISTED_ERRORS)
 
@@ -123,6 +130,38 @@ class EnrolmentView(BaseView):
                 flash(str(error), "danger")
             else:
                 flash(gettext("Photo saved."), "success")
+        return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
+
+    @expose("/<int:plan_id>/checks")
+    @has_access
+    def checks(self, plan_id):
+        """The machine checks of this plan's trainees, polled by the page while they run (states
+        and messages only: nothing read off an ID card)."""
+        plan = enrolment.enrolling_plan(plan_id, g.user)
+        trainees = enrolment.live_enrolments(plan.id, g.user.enterprise_id)
+        checks = photo_checks.of_enrolments(t.id for t in trainees)
+        queued, total = photo_checks.progress(
+            check for found in checks.values() for check in found.values())
+        return jsonify(
+            queued=queued, total=total,
+            progress=gettext("%(done)s of %(total)s checked", done=total - queued, total=total),
+            done_text=gettext("Checked. Reload the page to see the results."),
+            checks={f"{enrolment_id}-{kind}": photo_checks.summary(check)
+                    for enrolment_id, found in checks.items() for kind, check in found.items()})
+
+    @expose("/check/<int:enrolment_id>/confirm", methods=["POST"])
+    @has_access
+    def confirm_check(self, enrolment_id):
+        """Stand by a photo the machine found fault with: the roster row against a differing or
+        unreadable ID card, a 1-inch photo without the expected face (a refusal: app/errors.py
+        flashes it and goes back)."""
+        plan_id = request.form.get("plan_id", type=int)
+        kind = request.form.get("kind", photos.ID_PHOTO)
+        if kind not in photos.KINDS:
+            abort(404)
+        photo_checks.confirm(enrolment_id, g.user, request.form.get("reason", "")[:1000], kind)
+        flash(gettext("Confirmed: the roster is kept as it is, with your reason on record."),
+              "success")
         return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
 
     @expose("/edit/<int:enrolment_id>", methods=["GET", "POST"])

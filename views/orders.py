@@ -106,11 +106,10 @@ class OrderView(JianpeiModelView):
     def create(self, plan_id):
         try:
             order = orders.create_order(plan_id, g.user)
-        except orders.PhotosMissing as error:
+        except orders.TraineesNotReady as error:
             flash(str(error), "danger")
-            for name, masked, missing in error.missing:
-                flash(gettext("%(name)s (%(id)s) has no %(what)s.", name=name, id=masked,
-                              what="、".join(missing)), "warning")
+            for line in error.details():
+                flash(line, "warning")
             return redirect(url_for("EnrolmentView.plan", plan_id=plan_id))
         except DomainError as error:
             flash(str(error), "danger")

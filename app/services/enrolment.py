@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.extensions import db
-from app.services import N_, DomainError, NotFound, audit, people
+from app.services import N_, DomainError, NotFound, audit, people, photo_checks
 from app.services import roster as roster_rules
 from app.services.codes import id_birth_date, mask_mobile
 from app.services.plans import phase
@@ -230,6 +230,7 @@ def remove_trainee(enrolment_id: int, user: Any) -> None:
         raise EnrolmentRefused(N_("This trainee is in an order and holds a seat; cancel the "
                                   "unpaid order first. Paid trainees cannot be removed here."),
                                status=409)
+    photo_checks.forget([enrolment.id])  # what was read off the ID card goes with the enrolment
     audit.record("enrolment.remove", enrolment, region_code=enrolment.plan.region_code)
 
 

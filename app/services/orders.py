@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from app import clock
 from app.extensions import db
 from app.integrations import alipay
-from app.services import N_, DomainError, InvalidState, NotFound, audit
+from app.services import N_, DomainError, InvalidState, NotFound, audit, photo_checks
 from app.services.codes import mask_id_number
 from app.services.enrolment import enrolling_plan
 from app.services.transaction import after_commit, transactional
@@ -38,12 +38,27 @@ class OrderRefused(DomainError):
     message = N_("The order was not created.")
 
 
-class PhotosMissing(OrderRefused):
+class TraineesNotReady(OrderRefused):
+    """Refused for what some trainees still lack; `details()` names each of them."""
+
+    def __init__(self, trainees: list[tuple[str, str, str]]):
+        super().__init__()
+        self.trainees = trainees  # (name, masked ID number, what is wrong)
+
+    def details(self) -> list[str]:
+        from flask_babel import gettext
+
+        return [gettext("%(name)s (%(id)s): %(what)s", name=name, id=masked, what=what)
+                for name, masked, what in self.trainees]
+
+
+class PhotosMissing(TraineesNotReady):
     message = N_("Every trainee needs a 1-inch photo and an ID card photo before the order.")
 
-    def __init__(self, missing: list[tuple[str, str, list[str]]]):
-        super().__init__()
-        self.missing = missing  # (name, masked ID number, [what is missing])
+
+class PhotosUnsettled(TraineesNotReady):
+    message = N_("The photos of some trainees are still being checked, or differ from the "
+                 "roster and nobody has decided yet. Settle them on the enrolment page first.")
 
 
 class TooManyLapses(OrderRefused):
@@ -94,6 +109,10 @@ def _create_order(plan_id: int, user: Any) -> Order:
                for t in trainees if not t.photos_complete]
     if missing:
         raise PhotosMissing(missing)
+    unsettled = photo_checks.unresolved(t.id for t in trainees)
+    if unsettled:
+        raise PhotosUnsettled([(c.enrolment.person.name, mask_id_number(c.enrolment.person.id_number),
+                                _unsettled(c)) for c in unsettled])
     n, now = len(trainees), clock.now()
     fee = plan.fee
     try:
@@ -203,12 +222,22 @@ def pay_seats(plan_id: int, n: int) -> None:
         seats_reserved=TrainingPlan.seats_reserved - n, seats_paid=TrainingPlan.seats_paid + n))
 
 
-def _missing_photos(trainee: Enrolment) -> list[str]:
+def _missing_photos(trainee: Enrolment) -> str:
     from flask_babel import gettext
 
     from app.services.photos import KINDS
 
-    return [gettext(KINDS[kind]) for kind in trainee.missing_photos]
+    return gettext("no %(what)s", what="、".join(gettext(KINDS[kind])
+                                                 for kind in trainee.missing_photos))
+
+
+def _unsettled(check) -> str:
+    from flask_babel import gettext
+
+    from app.services.photos import KINDS
+
+    return gettext("%(kind)s %(state)s", kind=gettext(KINDS[check.kind]),
+                   state=check.state_enum.label)
 
 
 def _out_trade_no(now: dt.datetime) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import exists, select, update
 
 from app import clock, scope
 from app.extensions import db
-from app.services import N_, DomainError, InvalidState, NotFound, audit
+from app.services import N_, DomainError, InvalidState, NotFound, audit, photo_checks
 from app.services.transaction import transactional
 from models.assessment import Certificate
 from models.enrolment import Enrolment, Person
@@ -67,6 +67,7 @@ def rename(person: Person, name: str, *, reason: str = "", region_code: str | No
         .execution_options(synchronize_session="fetch")).rowcount
     if not changed:
         raise InvalidState(N_("This record was changed meanwhile; please reload the page."))
+    photo_checks.compare_again(person)  # a fixed name clears an ID card's mismatch
     after = {"name": name, **({"reason": reason} if reason else {})}
     audit.record("person.rename", person, before={"name": old}, after=after,
                  region_code=region_code)

@@ -2,6 +2,7 @@
 
 Checked by content, re-encoded without EXIF, stored under generated names; uploaded one by
 one from the trainee row or in batch (many JPGs or one zip), each file named <ID number>.jpg.
+Each stored photo is then checked for what it shows, in a task (app/services/photo_checks.py).
 """
 import io
 import re
@@ -11,13 +12,14 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from flask import current_app
 from flask_babel import gettext
 from PIL import Image
 from sqlalchemy import select
 
 from app.extensions import db
 from app.integrations.storage import storage
-from app.services import N_, DomainError, audit, images
+from app.services import N_, DomainError, audit, images, photo_checks, portrait
 from app.services.enrolment import enrolling_plan, own_live_enrolment
 from app.services.images import CleanImage, ImageRefused, clean_jpeg
 from app.services.transaction import after_commit, after_rollback, transactional
@@ -44,7 +46,7 @@ class ZipRefused(DomainError):
 
 @dataclass
 class BatchResult:
-    saved: list[tuple[str, str]] = field(default_factory=list)      # (file, trainee name)
+    saved: list[tuple[str, str, int]] = field(default_factory=list)  # (file, name, enrolment id)
     refused: list[tuple[str, str]] = field(default_factory=list)    # (file, reason)
     unmatched: list[str] = field(default_factory=list)              # file names
     missing: list[tuple[str, str]] = field(default_factory=list)    # (name, ID number)
@@ -60,6 +62,9 @@ def check(kind: str, data: bytes) -> CleanImage:
         if abs(image.width / image.height - RATIO) > RATIO * RATIO_TOLERANCE:
             raise ImageRefused(N_("The 1-inch photo must be upright with proportions of about "
                                   "3:4 (it is %(w)s × %(h)s)."), w=image.width, h=image.height)
+        problem = portrait.layout_problem(image.data) if _checking() else None  # text, face: task
+        if problem:
+            raise ImageRefused(problem[0], **problem[1])
     elif image.width < MIN_ID_PHOTO_WIDTH:
         raise ImageRefused(N_("The ID card photo is too small to read (at least %(n)s pixels "
                               "wide)."), n=MIN_ID_PHOTO_WIDTH)
@@ -95,6 +100,12 @@ def _store(enrolment: Enrolment, kind: str, image: CleanImage, changes: _Changes
         changes.replaced += [enrolment.id_photo_key] if enrolment.id_photo_key else []
         enrolment.id_photo_key = files.save(image.data, ".jpg")
         changes.written.append(enrolment.id_photo_key)
+    if _checking():
+        photo_checks.queue(enrolment, kind, photo_key(enrolment, kind))
+
+
+def _checking() -> bool:
+    return current_app.config.get("PHOTO_CHECKS", True)
 
 
 @transactional
@@ -145,7 +156,7 @@ def _match_and_store(files, kind, trainees, result: BatchResult, changes: "_Chan
             result.refused.append((filename, str(error)))
             continue
         _store(enrolment, kind, image, changes)
-        result.saved.append((filename, enrolment.person.name))
+        result.saved.append((filename, enrolment.person.name, enrolment.id))
 
 
 def read_zip(data: bytes):

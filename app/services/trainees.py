@@ -11,7 +11,7 @@ plan's state, the score report's state, the trainee's certificate state.
 """
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterator, Optional
 
 from flask import current_app
@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app import clock, scope
 from app.extensions import db
-from app.services import NotFound, audit
+from app.services import NotFound, audit, photo_checks
 from app.services.codes import mask_id_number, mask_mobile
 from app.services.notices import notices_of
 from app.services.transaction import transaction
@@ -381,6 +381,7 @@ class Detail:
     full_id: bool
     history: dict[str, list]
     notices: list
+    checks: dict = field(default_factory=dict)  # {kind: PhotoCheck}: what the machine found
 
 
 def detail(enrolment_id: int, user: Any) -> Detail:
@@ -407,7 +408,8 @@ def detail(enrolment_id: int, user: Any) -> Detail:
         full_id = True
     return Detail(row, order, assessment, report, score, certificate, full_id=full_id,
                   history=_history(enrolment, order, assessment, report, certificate),
-                  notices=notices_of(enrolment.id))
+                  notices=notices_of(enrolment.id),
+                  checks=photo_checks.of_enrolments([enrolment.id]).get(enrolment.id, {}))
 
 
 def may_see_full_id(enrolment: Enrolment, user: Any) -> bool:

@@ -2,8 +2,9 @@
 registers, is approved, enrols two workers in a new plan, pays, gets its invoice; after the
 training the assessment, the admission tickets, the scores and the certificates follow, and
 the certificate can be looked up in public. On the way each upload first goes wrong as it
-does for real clerks (a roster with a wrong cell, a picture that is no JPG, a score sheet
-with a word for a score): the error list, the marked workbook, nothing stored, then the fix.
+does for real clerks (a roster with a wrong cell, a picture that is no JPG, a name typed with a
+wrong character that the ID card photo shows up, a score sheet with a word for a score): the
+error list, the marked workbook, nothing stored, then the fix.
 Screenshots: tests/artifacts/e2e/<test>/."""
 import datetime as dt
 import io
@@ -15,10 +16,11 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
+from tests import id_card_corpus
 from tests.e2e.browser import Steps, artifacts_dir, zh
 from tests.factories import gen_uscc
 from tests.images import licence_jpeg, plain_jpeg, png_bytes
-from tests.rosters import id_number
+from tests.portraits import portrait_jpeg
 from tests.web.test_i18n import ALLOWED
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +33,9 @@ VENUE = "浏览器测试实训基地"
 ENTERPRISE_NAME = "杭州测试建设工程有限公司"
 ENTERPRISE_PASSWORD = "Secret@2026"
 MOBILE = "13955550001"
-TRAINEES = [("王小明", "13800000001"), ("李小红", "13800000002")]
+# The two workers: their ID cards are generated photos of upright fronts the OCR reads whole.
+CARDS = [id_card_corpus.sample(seed, width=1200) for seed in (0, 1)]
+MOBILES = ["13800000001", "13800000002"]
 JPEG = "image/jpeg"
 
 
@@ -103,7 +107,9 @@ def test_enterprise_trains_workers_to_certificates(server, person):
     now = dt.datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, second=0, microsecond=0)
     today = now.date()
     uscc = gen_uscc()
-    trainees = [(name, id_number(), mobile) for name, mobile in TRAINEES]
+    trainees = [(card.truth.name, card.truth.number, mobile)
+                for card, mobile in zip(CARDS, MOBILES)]
+    typo = id_card_corpus.mutate_name_char(trainees[1][0], seed=1)  # the second name mistyped
 
     with steps.step("enterprise-fills-registration-ocr", enterprise) as me:
         page = me.go("/login/")
@@ -214,7 +220,7 @@ def test_enterprise_trains_workers_to_certificates(server, person):
 
     with steps.step("enterprise-uploads-roster", enterprise) as me:
         _filled_roster(folder / "报名人员信息表.xlsx", folder / "报名人员信息表-已填写.xlsx",
-                       trainees)
+                       trainees, 姓名=typo)
         page = me.page
         page.set_input_files("input[name=roster]", folder / "报名人员信息表-已填写.xlsx")
         page.click("form[action$='/roster'] button[type=submit]")
@@ -237,14 +243,40 @@ def test_enterprise_trains_workers_to_certificates(server, person):
 
     with steps.step("enterprise-batch-uploads-photos", enterprise) as me:
         page = me.page
-        for kind, data in (("photo", plain_jpeg(330, 440)), ("id_photo", plain_jpeg(856, 540))):
+        pictures = {"photo": [portrait_jpeg(330, 440, seed=i) for i in range(len(trainees))],
+                    "id_photo": [card.jpeg for card in CARDS]}
+        for kind, data in pictures.items():
             form = page.locator(f"form[action$='/photos/{kind}']")
             form.locator("input[name=files]").set_input_files(
-                [{"name": f"{number}.jpg", "mimeType": JPEG, "buffer": data}
-                 for _name, number, _mobile in trainees])
+                [{"name": f"{number}.jpg", "mimeType": JPEG, "buffer": picture}
+                 for (_name, number, _mobile), picture in zip(trainees, data)])
             form.locator("button[type=submit]").click()
             expect(page.locator("#batch-result tr.success")).to_have_count(len(trainees))
+            # The machine checks run in the server's huey consumer; the page polls them.
+            expect(page.locator("#check-done")).to_be_visible(timeout=60_000)
+            expect(page.locator("#batch-result .photo-check[data-state=queued]")).to_have_count(0)
         expect(page.locator("#missing-photos")).to_have_count(0)
+
+    with steps.step("enterprise-sees-the-name-differs-from-the-id-card", enterprise) as me:
+        page = me.page
+        page.click("#check-done")
+        mismatch = page.locator(".check-row[data-kind=id_photo]")
+        expect(mismatch).to_have_count(1)
+        expect(mismatch).to_contain_text(typo)
+        expect(mismatch.locator("tr.danger[data-field=name]")).to_contain_text(trainees[1][0])
+        page.click("#create-order")  # refused while the difference stands
+        _flash(page, "danger").to_contain_text(zh(
+            "The photos of some trainees are still being checked, or differ from the roster and "
+            "nobody has decided yet. Settle them on the enrolment page first."))
+
+    with steps.step("enterprise-fixes-the-name-the-id-card-shows", enterprise) as me:
+        page = me.page
+        page.locator(".check-row a.fix-row").click()
+        page.fill("input[name=姓名]", trainees[1][0])
+        page.click("button[type=submit]")
+        _flash(page).to_be_visible()
+        expect(page.locator(".check-row")).to_have_count(0)
+        expect(page.locator(".photo-check[data-state=passed]")).to_have_count(2 * len(trainees))
 
     with steps.step("enterprise-generates-order", enterprise) as me:
         page = me.page

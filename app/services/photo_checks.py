@@ -1,0 +1,321 @@
+"""Photos that prove the roster: what the machine finds in a trainee's uploaded photos.
+
+Each upload of a photo queues a check (`queue`, in the upload's unit of work; the task runs after
+the commit, never in the request):
+- an ID-card front (身份证正面照) is read (app/services/id_card.py) and compared with the roster
+  row: the number, the name (spaces and look-alike code points normalised), gender and birth date.
+  It passes, or differs (the clerk fixes the row, replaces the photo or confirms with a reason),
+  or cannot be read (a clearer photo, or a confirmation). The back side (国徽面) is refused;
+- a 1-inch photo (寸照) is refused if it shows printed text (an ID card, a document); without one
+  centred face of a fitting size it waits for the clerk: a better photo, or a confirmation (the
+  face detector can miss a real face, so its finding is not the last word). Its background was
+  already checked in the request (app/services/portrait.py).
+
+A refused photo is taken off the trainee (its file deleted), so the upload is missing again and
+the reason shows beside the trainee. An order waits for every check of its trainees to be
+settled (`unresolved`). A result read from a file since replaced is dropped.
+
+Personal data: the values read off an ID card are stored on the check only while the enrolment
+is live (`forget` runs when a trainee is removed), never logged, never audited; the audit log
+names the fields that differed, not their values.
+"""
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from flask_babel import gettext
+from sqlalchemy import delete, select
+
+from app import clock
+from app.extensions import db
+from app.integrations.storage import storage
+from app.services import N_, DomainError, InvalidState, audit
+from app.services.images import ID_PHOTO, PHOTO
+from app.services.transaction import after_commit, lock, transactional
+from models.enrolment import Enrolment, Person, PhotoCheck
+from models.states import EnrolmentState, PhotoCheckState
+
+REASON_MAX = 200
+FIELD_LABELS = {"number": N_("ID number"), "name": N_("Full name"), "gender": N_("Gender"),
+                "birth_date": N_("Date of birth")}
+UNREADABLE = N_("The ID card photo could not be read. Please upload a clearer photo of the "
+                "front (the side with the portrait), flat, in good light and without glare.")
+BACK_SIDE = N_("This is the back of the ID card (the side with the national emblem). Please "
+               "upload the front, the side with the portrait and the ID number.")
+DECIDABLE = (PhotoCheckState.MISMATCH.value, PhotoCheckState.UNREADABLE.value)
+
+
+# Queueing (inside an upload's unit of work) -----------------------------------------------
+
+def queue(enrolment: Enrolment, kind: str, photo_key: str) -> None:
+    """Check the photo just stored for `enrolment`; any earlier finding is replaced."""
+    check = db.session.scalar(select(PhotoCheck).where(PhotoCheck.enrolment_id == enrolment.id,
+                                                       PhotoCheck.kind == kind))
+    if check is None:
+        check = PhotoCheck(enrolment_id=enrolment.id, kind=kind)
+        db.session.add(check)
+    check.photo_key = photo_key
+    check.state = PhotoCheckState.QUEUED.value
+    check.reading = check.differences = check.problem = check.reason = None
+    check.decided_by = check.decided_at = check.checked_at = None
+    check.queued_at = clock.now()
+    db.session.flush()
+    from tasks.photos import check_photo
+
+    after_commit(check_photo, check.id)
+
+
+def forget(enrolment_ids: Iterable[int]) -> None:
+    """Drop the checks (and what was read) of trainees taken off a plan."""
+    ids = list(enrolment_ids)
+    if ids:
+        db.session.execute(delete(PhotoCheck).where(PhotoCheck.enrolment_id.in_(ids))
+                           .execution_options(synchronize_session=False))
+
+
+# Running (in a task) ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Target:
+    check_id: int
+    kind: str
+    photo_key: str
+
+
+def run(check_id: int) -> Optional[str]:
+    """Read the photo of a queued check and record the outcome; the new state, or None when
+    there was nothing to do (already done, or the photo was replaced or removed meanwhile)."""
+    target = _target(check_id)
+    if target is None:
+        return None
+    path = str(storage().path_of(target.photo_key))
+    if target.kind == ID_PHOTO:
+        from app.services import id_card
+
+        return _settle_id_card(target, id_card.read_id_card(path))
+    from app.services import portrait
+
+    return _settle_portrait(target, portrait.content_problem(path))
+
+
+@transactional
+def _target(check_id: int) -> Optional[_Target]:
+    check = db.session.get(PhotoCheck, check_id)
+    if check is None or check.state != PhotoCheckState.QUEUED.value:
+        return None
+    return _Target(check.id, check.kind, check.photo_key)
+
+
+def _current(target: _Target) -> Optional[PhotoCheck]:
+    """The check, locked, if it still waits for this very file of a live trainee."""
+    check = db.session.get(PhotoCheck, target.check_id)
+    if check is None:
+        return None
+    lock(Enrolment, check.enrolment_id)  # an upload or edit of this trainee waits for us
+    db.session.refresh(check)
+    enrolment = check.enrolment
+    db.session.refresh(enrolment)
+    if check.state != PhotoCheckState.QUEUED.value or check.photo_key != target.photo_key \
+            or enrolment.status != EnrolmentState.LIVE.value \
+            or _stored_key(enrolment, check.kind) != target.photo_key:
+        return None
+    return check
+
+
+@transactional
+def _settle_id_card(target: _Target, reading) -> Optional[str]:
+    from app.services import id_card
+
+    check = _current(target)
+    if check is None:
+        return None
+    check.checked_at = clock.now()
+    if reading.side == id_card.BACK:
+        _refuse(check, BACK_SIDE, {})
+    elif not reading.readable():
+        check.state = PhotoCheckState.UNREADABLE.value
+        check.problem = _problem(UNREADABLE, {})
+    else:
+        check.reading = json.dumps(reading.as_dict(), ensure_ascii=False)
+        _compare(check, reading)
+    return check.state
+
+
+@transactional
+def _settle_portrait(target: _Target, problem: Optional[tuple[str, dict]]) -> Optional[str]:
+    from app.services import portrait
+
+    check = _current(target)
+    if check is None:
+        return None
+    check.checked_at = clock.now()
+    if problem is None:
+        check.state = PhotoCheckState.PASSED.value
+    elif problem[0] == portrait.PRINTED_TEXT:
+        _refuse(check, *problem)
+    else:  # no face, several, too small or off centre: the clerk decides
+        check.state = PhotoCheckState.UNREADABLE.value
+        check.problem = _problem(*problem)
+    return check.state
+
+
+def _refuse(check: PhotoCheck, msgid: str, params: dict) -> None:
+    """Take the photo off the trainee (the file goes once this commits) and say why."""
+    enrolment = check.enrolment
+    if check.kind == PHOTO:
+        gone = [enrolment.photo_key, enrolment.photo_thumb_key]
+        enrolment.photo_key = enrolment.photo_thumb_key = None
+    else:
+        gone = [enrolment.id_photo_key]
+        enrolment.id_photo_key = None
+    after_commit(_delete_files, [key for key in gone if key])
+    check.state = PhotoCheckState.REFUSED.value
+    check.problem = _problem(msgid, params)
+    audit.record(f"photo.{check.kind}.refused", enrolment, after={"reason": msgid},
+                 region_code=enrolment.plan.region_code)
+
+
+def _delete_files(keys: list[str]) -> None:
+    for key in keys:
+        storage().delete(key)
+
+
+def _stored_key(enrolment: Enrolment, kind: str) -> Optional[str]:
+    return enrolment.photo_key if kind == PHOTO else enrolment.id_photo_key
+
+
+def _problem(msgid: str, params: dict) -> str:
+    return json.dumps({"msgid": msgid, "params": params}, ensure_ascii=False)
+
+
+# Comparing with the roster row ---------------------------------------------------------------
+
+def _compare(check: PhotoCheck, reading) -> None:
+    """Set the state from the differences between the reading and the trainee's row. A confirmed
+    difference stays confirmed while something still differs."""
+    from app.services import id_card
+
+    person = check.enrolment.person
+    found = id_card.differences(reading, name=person.name, number=person.id_number,
+                                gender=person.gender,
+                                birth_date=person.birth_date)
+    check.differences = ",".join(found) or None
+    if not found:
+        check.state = PhotoCheckState.PASSED.value
+        check.reason = check.decided_by = check.decided_at = None
+    elif check.state != PhotoCheckState.CONFIRMED.value:
+        check.state = PhotoCheckState.MISMATCH.value
+
+
+def compare_again(person: Person) -> None:
+    """After the registered name changed: compare every read ID card of the person's live
+    enrolments again (a fixed row clears its mismatch; a wrong fix shows one)."""
+    from app.services import id_card
+
+    checks = db.session.scalars(
+        select(PhotoCheck).join(Enrolment, PhotoCheck.enrolment_id == Enrolment.id)
+        .where(Enrolment.person_id == person.id, Enrolment.status == EnrolmentState.LIVE.value,
+               PhotoCheck.kind == ID_PHOTO, PhotoCheck.reading.is_not(None),
+               PhotoCheck.state.in_([PhotoCheckState.PASSED.value,
+                                     PhotoCheckState.MISMATCH.value,
+                                     PhotoCheckState.CONFIRMED.value])))
+    for check in checks:
+        _compare(check, id_card.IdCardReading.from_dict(json.loads(check.reading)))
+
+
+# Deciding ------------------------------------------------------------------------------------
+
+@transactional
+def confirm(enrolment_id: int, user: Any, reason: str, kind: str = ID_PHOTO) -> None:
+    """The enterprise stands by a photo the machine found fault with, with a reason: the roster
+    row against a differing or unreadable ID card, or a 1-inch photo whose face was not found as
+    expected. Audited; the order may then be generated."""
+    from app.services.enrolment import own_live_enrolment
+
+    enrolment = own_live_enrolment(enrolment_id, user)
+    lock(Enrolment, enrolment.id)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError(N_("Please give the reason why the roster is right."))
+    if len(reason) > REASON_MAX:
+        raise DomainError(N_("The reason is longer than %(n)s characters."), n=REASON_MAX)
+    check = db.session.scalar(select(PhotoCheck).where(PhotoCheck.enrolment_id == enrolment.id,
+                                                       PhotoCheck.kind == kind))
+    if check is None or check.state not in DECIDABLE:
+        raise InvalidState(N_("There is no difference to confirm for this trainee any more; "
+                              "please reload the page."))
+    before = check.state
+    check.state = PhotoCheckState.CONFIRMED.value
+    check.reason = reason
+    check.decided_by = user.id
+    check.decided_at = clock.now()
+    audit.record(f"photo.{kind}.confirm", enrolment,
+                 before={"state": before, "differences": check.difference_list},
+                 after={"state": check.state, "reason": reason},
+                 region_code=enrolment.plan.region_code)
+
+
+# Reading the findings ------------------------------------------------------------------------
+
+def of_enrolments(enrolment_ids: Iterable[int]) -> dict[int, dict[str, PhotoCheck]]:
+    """{enrolment id: {kind: check}} in one query."""
+    ids = list(enrolment_ids)
+    found: dict[int, dict[str, PhotoCheck]] = {}
+    if ids:
+        for check in db.session.scalars(select(PhotoCheck)
+                                        .where(PhotoCheck.enrolment_id.in_(ids))):
+            found.setdefault(check.enrolment_id, {})[check.kind] = check
+    return found
+
+
+def unresolved(enrolment_ids: Iterable[int]) -> list[PhotoCheck]:
+    """The checks an order of these trainees waits for."""
+    ids = list(enrolment_ids)
+    if not ids:
+        return []
+    return list(db.session.scalars(
+        select(PhotoCheck).where(PhotoCheck.enrolment_id.in_(ids),
+                                 PhotoCheck.state.in_([s.value for s in
+                                                       PhotoCheckState.unresolved()]))
+        .order_by(PhotoCheck.enrolment_id, PhotoCheck.kind)))
+
+
+def is_unsettled(check: Optional[PhotoCheck]) -> bool:
+    return check is not None and check.state in [s.value for s in PhotoCheckState.unresolved()]
+
+
+def progress(checks: Iterable[PhotoCheck]) -> tuple[int, int]:
+    """(still queued, all of the current round): the round starts at the oldest check still
+    queued, so a batch of 40 reads "12 of 40" whatever was checked the day before."""
+    checks = list(checks)
+    queued = [check.queued_at for check in checks if check.state == PhotoCheckState.QUEUED.value]
+    if not queued:
+        return 0, 0
+    start = min(queued)
+    return len(queued), sum(1 for check in checks if check.queued_at >= start)
+
+
+def problem_text(check: PhotoCheck) -> str:
+    """The refusal or the unreadable photo's message, in the reader's language."""
+    if not check.problem:
+        return ""
+    problem = json.loads(check.problem)
+    return gettext(problem["msgid"], **problem.get("params", {}))
+
+
+def reading_of(check: PhotoCheck) -> dict:
+    """What was read off the ID card: {"name", "number", "gender", "birth_date"} (ISO)."""
+    return json.loads(check.reading) if check.reading else {}
+
+
+def field_labels(check: PhotoCheck) -> list[str]:
+    return [gettext(FIELD_LABELS[field]) for field in check.difference_list if field in FIELD_LABELS]
+
+
+def summary(check: Optional[PhotoCheck]) -> dict:
+    """The finding as a page or a poll shows it (no personal data: states and labels only)."""
+    if check is None:
+        return {"state": None, "label": gettext("Not checked")}
+    return {"state": check.state, "label": check.state_enum.label,
+            "problem": problem_text(check), "fields": field_labels(check),
+            "reason": check.reason or ""}

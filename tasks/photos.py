@@ -1,0 +1,10 @@
+"""Checks of trainees' uploaded photos (app/services/photo_checks.py): OCR, so never in a request."""
+from tasks import huey, in_app_context
+
+
+@huey.task(retries=2, retry_delay=5)
+@in_app_context
+def check_photo(check_id: int) -> None:
+    from app.services import photo_checks
+
+    photo_checks.run(check_id)
