@@ -20,6 +20,7 @@ is live (`forget` runs when a trainee is removed), never logged, never audited; 
 names the fields that differed, not their values.
 """
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -35,6 +36,7 @@ from app.services.transaction import after_commit, lock, transactional
 from models.enrolment import Enrolment, Person, PhotoCheck
 from models.states import EnrolmentState, PhotoCheckState
 
+log = logging.getLogger(__name__)
 REASON_MAX = 200
 FIELD_LABELS = {"number": N_("ID number"), "name": N_("Full name"), "gender": N_("Gender"),
                 "birth_date": N_("Date of birth")}
@@ -42,6 +44,8 @@ UNREADABLE = N_("The ID card photo could not be read. Please upload a clearer ph
                 "front (the side with the portrait), flat, in good light and without glare.")
 BACK_SIDE = N_("This is the back of the ID card (the side with the national emblem). Please "
                "upload the front, the side with the portrait and the ID number.")
+NOT_CHECKED = N_("The photo could not be checked by the machine. Please upload it again, or "
+                 "confirm it with the reason if it is right.")
 DECIDABLE = (PhotoCheckState.MISMATCH.value, PhotoCheckState.UNREADABLE.value)
 
 
@@ -88,14 +92,18 @@ def run(check_id: int) -> Optional[str]:
     target = _target(check_id)
     if target is None:
         return None
+    from app.services import id_card, portrait
+
     path = str(storage().path_of(target.photo_key))
+    try:
+        found = (id_card.read_id_card(path) if target.kind == ID_PHOTO
+                 else portrait.content_problem(path))
+    except Exception:  # the engine failed on this file: the clerk is told, the order not stuck
+        log.exception("photo check %s: the photo could not be read", target.check_id)
+        return _settle_failed(target)
     if target.kind == ID_PHOTO:
-        from app.services import id_card
-
-        return _settle_id_card(target, id_card.read_id_card(path))
-    from app.services import portrait
-
-    return _settle_portrait(target, portrait.content_problem(path))
+        return _settle_id_card(target, found)
+    return _settle_portrait(target, found)
 
 
 @transactional
@@ -156,6 +164,17 @@ def _settle_portrait(target: _Target, problem: Optional[tuple[str, dict]]) -> Op
     else:  # no face, several, too small or off centre: the clerk decides
         check.state = PhotoCheckState.UNREADABLE.value
         check.problem = _problem(*problem)
+    return check.state
+
+
+@transactional
+def _settle_failed(target: _Target) -> Optional[str]:
+    check = _current(target)
+    if check is None:
+        return None
+    check.checked_at = clock.now()
+    check.state = PhotoCheckState.UNREADABLE.value
+    check.problem = _problem(NOT_CHECKED, {})
     return check.state
 
 

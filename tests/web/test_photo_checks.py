@@ -295,3 +295,31 @@ def test_the_progress_counts_the_current_round_only(desk):
               PhotoCheck(state="queued", queued_at=t + dt.timedelta(seconds=1))]
     assert photo_checks.progress(checks) == (2, 3)
     assert photo_checks.progress(checks[:2]) == (0, 0)
+
+
+def test_an_engine_failure_asks_again_instead_of_holding_the_order_forever(desk, monkeypatch):
+    from app.services import id_card
+
+    def broken(path):
+        raise RuntimeError("onnxruntime: bad allocation")
+
+    monkeypatch.setattr(id_card, "read_id_card", broken)
+    card = _card(SEEDS[0])
+    trainee = _enrol(desk, card.truth.name, card.truth.number)
+    _upload_card(desk, trainee, card.jpeg)
+    check = _check(trainee)
+    assert check.state == PhotoCheckState.UNREADABLE.value
+    assert "无法由系统核对" in _page(desk)
+    desk["client"].post(f"/enrol/check/{trainee.id}/confirm",
+                        data={"reason": "原件已核验", "plan_id": desk["plan"].id})
+    assert _check(trainee).state == PhotoCheckState.CONFIRMED.value
+
+
+def test_a_reason_too_long_is_refused_and_changes_nothing(desk):
+    trainee = _enrol(desk, "王小明", id_card_corpus.sample(9).truth.number)
+    _read_as(trainee, name="王晓明")
+    answer = desk["client"].post(f"/enrol/check/{trainee.id}/confirm",
+                                 data={"reason": "很" * 201, "plan_id": desk["plan"].id},
+                                 follow_redirects=True)
+    assert "原因不能超过 200 个字" in answer.get_data(as_text=True)
+    assert _check(trainee).state == PhotoCheckState.MISMATCH.value
