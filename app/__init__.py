@@ -61,6 +61,8 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.jinja_env.filters["check_problem"] = photo_checks.problem_text
     app.jinja_env.filters["check_fields"] = photo_checks.field_labels
     app.jinja_env.filters["check_reading"] = photo_checks.reading_of
+    app.jinja_env.filters["check_style"] = photo_checks.style
+    app.jinja_env.filters["check_decidable"] = photo_checks.decidable
     from views.messages import unread_messages
 
     app.jinja_env.globals["unread_messages"] = unread_messages

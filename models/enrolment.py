@@ -109,6 +109,12 @@ class Enrolment(Model):
     education: Mapped[Education] = relationship()
     title: Mapped[ProfessionalTitle] = relationship()
 
+    def stored_photo(self, kind: str, thumbnail: bool = False) -> Optional[str]:
+        """The storage key of this enrolment's photo of `kind` ("photo" or "id_photo")."""
+        if kind == "photo":
+            return self.photo_thumb_key if thumbnail else self.photo_key
+        return self.id_photo_key
+
     @property
     def missing_photos(self) -> list[str]:
         """The kinds of required photo not uploaded yet."""

@@ -203,7 +203,7 @@ class PhotoCheckState(LabelledEnum):
             cls.QUEUED: _l("Being checked"),
             cls.PASSED: _l("Machine-checked"),
             cls.MISMATCH: _l("Differs from the roster"),
-            cls.UNREADABLE: _l("Could not be read"),
+            cls.UNREADABLE: _l("Needs a better photo"),
             cls.REFUSED: _l("Refused and removed"),
             cls.CONFIRMED: _l("Confirmed by the enterprise"),
         }

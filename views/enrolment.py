@@ -41,16 +41,13 @@ class EnrolmentView(BaseView):
             return redirect(url_for("OpenPlanView.list"))
         trainees = enrolment.live_enrolments(plan.id, g.user.enterprise_id)
         unordered = [t for t in trainees if t.order_id is None]
-        checks = photo_checks.of_enrolments(t.id for t in trainees)
-        queued, check_total = photo_checks.progress(
-            check for found in checks.values() for check in found.values())
+        found = photo_checks.findings(trainees)
         return self.render_template(
             "enrolment/plan.html", plan=plan, trainees=trainees, report=report,
             unordered=unordered, unordered_amount=plan.fee * len(unordered),
             without_photos=[t for t in unordered if not t.photos_complete],
-            checks=checks, queued=queued, check_total=check_total,
-            unsettled=[(t, check) for t in unordered for check in checks.get(t.id, {}).values()
-                       if photo_checks.is_unsettled(check)],
+            checks=found.checks, queued=found.queued, check_total=found.total,
+            unsettled=found.unsettled,
             form_errors=form_errors or [], headers=REQUIRED, batch=batch, kinds=photos.KINDS,
             choices=choices(), error_workbook=error_workbook, error_limit=workbooks.MAX_LISTED_ERRORS)
 
@@ -138,16 +135,15 @@ class EnrolmentView(BaseView):
         """The machine checks of this plan's trainees, polled by the page while they run (states
         and messages only: nothing read off an ID card)."""
         plan = enrolment.enrolling_plan(plan_id, g.user)
-        trainees = enrolment.live_enrolments(plan.id, g.user.enterprise_id)
-        checks = photo_checks.of_enrolments(t.id for t in trainees)
-        queued, total = photo_checks.progress(
-            check for found in checks.values() for check in found.values())
+        found = photo_checks.findings(enrolment.live_enrolments(plan.id, g.user.enterprise_id))
         return jsonify(
-            queued=queued, total=total,
-            progress=gettext("%(done)s of %(total)s checked", done=total - queued, total=total),
+            queued=found.queued, total=found.total,
+            progress=gettext("%(done)s of %(total)s checked", done=found.total - found.queued,
+                             total=found.total),
             done_text=gettext("Checked. Reload the page to see the results."),
             checks={f"{enrolment_id}-{kind}": photo_checks.summary(check)
-                    for enrolment_id, found in checks.items() for kind, check in found.items()})
+                    for enrolment_id, kinds in found.checks.items()
+                    for kind, check in kinds.items()})
 
     @expose("/check/<int:enrolment_id>/confirm", methods=["POST"])
     @has_access
@@ -160,8 +156,9 @@ class EnrolmentView(BaseView):
         if kind not in photos.KINDS:
             abort(404)
         photo_checks.confirm(enrolment_id, g.user, request.form.get("reason", "")[:1000], kind)
-        flash(gettext("Confirmed: the roster is kept as it is, with your reason on record."),
-              "success")
+        flash(gettext("Confirmed: the roster is kept as it is, with your reason on record.")
+              if kind == photos.ID_PHOTO else
+              gettext("Confirmed: the photo is kept, with your reason on record."), "success")
         return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
 
     @expose("/edit/<int:enrolment_id>", methods=["GET", "POST"])
@@ -209,4 +206,4 @@ class PhotoView(BaseView):
         trainee = get_scoped(Enrolment, enrolment_id)
         if kind not in photos.KINDS:
             abort(404)
-        return send_jpeg(photos.photo_key(trainee, kind, thumbnail=request.args.get("thumb") == "1"))
+        return send_jpeg(trainee.stored_photo(kind, thumbnail=request.args.get("thumb") == "1"))

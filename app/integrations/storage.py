@@ -245,3 +245,10 @@ def content_type(key: str) -> str:
     """The content type of what is stored under `key` (by its suffix: .jpg, .pdf, .xlsx).
     Views serve stored files (views/files.py)."""
     return CONTENT_TYPES[Path(key).suffix]
+
+
+def delete_files(keys) -> None:
+    """Delete these stored files (as an after-commit or after-rollback callback)."""
+    for key in keys:
+        if key:
+            storage().delete(key)

@@ -11,7 +11,7 @@ from werkzeug.security import generate_password_hash
 from app import clock, scope
 from app.extensions import db
 from app.rules import supervising_authority
-from app.integrations.storage import storage
+from app.integrations.storage import delete_files, storage
 from app.services import (
     N_,
     DomainError,
@@ -303,8 +303,8 @@ def update_profile(enterprise_id: int, user: Any, change: ProfileChange,
     new_keys = {slot: files.save(image.data, ".jpg") for slot, image in cleaned.items()}
     old_keys = {slot: getattr(enterprise, DOCUMENT_COLUMNS[slot]) for slot in new_keys}
     # The new pictures go if the change is not kept; the replaced ones once it is.
-    after_rollback(_delete_files, list(new_keys.values()))
-    after_commit(_delete_files, [key for key in old_keys.values() if key])
+    after_rollback(delete_files, list(new_keys.values()))
+    after_commit(delete_files, [key for key in old_keys.values() if key])
     for slot, key in new_keys.items():
         setattr(enterprise, DOCUMENT_COLUMNS[slot], key)
     if staged.LICENCE in new_keys:
@@ -319,12 +319,6 @@ def update_profile(enterprise_id: int, user: Any, change: ProfileChange,
 
         after_commit(read_enterprise_licence, enterprise.id)
     return enterprise
-
-
-def _delete_files(keys: list[str]) -> None:
-    files = storage()
-    for key in keys:
-        files.delete(key)
 
 
 DOCUMENT_COLUMNS = {DocumentSlot.LICENCE: "licence_file",

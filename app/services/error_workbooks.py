@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.extensions import db
-from app.integrations.storage import storage
+from app.integrations.storage import delete_files, storage
 from app.services.transaction import after_commit, transaction, transactional
 from models.exports import ErrorWorkbook
 
@@ -30,7 +30,7 @@ def keep(user_id: int, kind: str, subject_id: int, data: Optional[bytes]) -> Opt
     key = storage().save(data, ".xlsx") if data else None
     try:
         with transaction():  # its own unit, so that a clash is seen here (the file goes too)
-            after_commit(_delete_files, _drop(user_id, kind))
+            after_commit(delete_files, _drop(user_id, kind))
             if key:
                 kept = ErrorWorkbook(user_id=user_id, kind=kind, subject_id=subject_id,
                                      storage_key=key, created_at=clock.now())
@@ -47,12 +47,7 @@ def keep(user_id: int, kind: str, subject_id: int, data: Optional[bytes]) -> Opt
 @transactional
 def discard(user_id: int, kind: str) -> None:
     """Remove the user's marked workbook of this kind (a clean upload made it useless)."""
-    after_commit(_delete_files, _drop(user_id, kind))
-
-
-def _delete_files(keys: list[str]) -> None:
-    for key in keys:
-        storage().delete(key)
+    after_commit(delete_files, _drop(user_id, kind))
 
 
 def find(user_id: int, kind: str, subject_id: int) -> Optional[ErrorWorkbook]:

@@ -109,10 +109,6 @@ def _create_order(plan_id: int, user: Any) -> Order:
                for t in trainees if not t.photos_complete]
     if missing:
         raise PhotosMissing(missing)
-    unsettled = photo_checks.unresolved(t.id for t in trainees)
-    if unsettled:
-        raise PhotosUnsettled([(c.enrolment.person.name, mask_id_number(c.enrolment.person.id_number),
-                                _unsettled(c)) for c in unsettled])
     n, now = len(trainees), clock.now()
     fee = plan.fee
     try:
@@ -133,6 +129,13 @@ def _create_order(plan_id: int, user: Any) -> Order:
         if claimed != n:  # a trainee was removed or ordered by a parallel request
             raise OrderRefused(N_("The trainees changed while the order was being made; "
                                   "please look at the list and try again."), status=409)
+        # After the claim: the trainees' rows are ours now, so a photo uploaded meanwhile has
+        # its check here to wait for, and none can come later (photos._unordered).
+        unsettled = photo_checks.unresolved(ids)
+        if unsettled:
+            raise PhotosUnsettled([(c.enrolment.person.name,
+                                    mask_id_number(c.enrolment.person.id_number), _unsettled(c))
+                                   for c in unsettled])
         db.session.execute(insert(OrderItem), [{"order_id": order.id, "enrolment_id": i}
                                                for i in ids])
         audit.record("order.create", order, after={

@@ -19,18 +19,20 @@ Personal data: the values read off an ID card are stored on the check only while
 is live (`forget` runs when a trainee is removed), never logged, never audited; the audit log
 names the fields that differed, not their values.
 """
+import datetime as dt
 import json
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from flask_babel import gettext
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 
 from app import clock
 from app.extensions import db
-from app.integrations.storage import storage
-from app.services import N_, DomainError, InvalidState, audit
+from app.integrations.storage import delete_files, storage
+from app.services import N_, DomainError, InvalidState, audit, id_card, portrait
 from app.services.images import ID_PHOTO, PHOTO
 from app.services.transaction import after_commit, lock, transactional
 from models.enrolment import Enrolment, Person, PhotoCheck
@@ -46,7 +48,15 @@ BACK_SIDE = N_("This is the back of the ID card (the side with the national embl
                "upload the front, the side with the portrait and the ID number.")
 NOT_CHECKED = N_("The photo could not be checked by the machine. Please upload it again, or "
                  "confirm it with the reason if it is right.")
-DECIDABLE = (PhotoCheckState.MISMATCH.value, PhotoCheckState.UNREADABLE.value)
+UNRESOLVED = tuple(state.value for state in PhotoCheckState.unresolved())
+# Differences the clerk must settle: the rest of the card (gender, birth date) follows from the
+# number, so alone they are a misread, shown but not held against the row.
+SETTLED_BY_CLERK = ("number", "name")
+STALE_AFTER = dt.timedelta(minutes=10)  # a check queued this long is queued again
+ID_NUMBER_LIKE = re.compile(r"[0-9]{15}")
+# Bootstrap label colour of each state (the badge on pages and the poll).
+STYLES = {"queued": "info", "passed": "success", "mismatch": "danger", "unreadable": "warning",
+          "refused": "danger", "confirmed": "warning"}
 
 
 # Queueing (inside an upload's unit of work) -----------------------------------------------
@@ -64,9 +74,25 @@ def queue(enrolment: Enrolment, kind: str, photo_key: str) -> None:
     check.decided_by = check.decided_at = check.checked_at = None
     check.queued_at = clock.now()
     db.session.flush()
+    _enqueue(check.id)
+
+
+def _enqueue(check_id: int) -> None:
     from tasks.photos import check_photo
 
-    after_commit(check_photo, check.id)
+    after_commit(check_photo, check_id)
+
+
+@transactional
+def requeue_stale() -> int:
+    """Queue again the checks waiting longer than STALE_AFTER (a task lost with its queue, a
+    worker stopped, storage out for longer than the retries): running one twice does nothing."""
+    stale = db.session.scalars(select(PhotoCheck.id).where(
+        PhotoCheck.state == PhotoCheckState.QUEUED.value,
+        PhotoCheck.queued_at < clock.now() - STALE_AFTER)).all()
+    for check_id in stale:
+        _enqueue(check_id)
+    return len(stale)
 
 
 def forget(enrolment_ids: Iterable[int]) -> None:
@@ -92,9 +118,7 @@ def run(check_id: int) -> Optional[str]:
     target = _target(check_id)
     if target is None:
         return None
-    from app.services import id_card, portrait
-
-    path = str(storage().path_of(target.photo_key))
+    path = str(storage().path_of(target.photo_key))  # storage out: the task is tried again
     try:
         found = (id_card.read_id_card(path) if target.kind == ID_PHOTO
                  else portrait.content_problem(path))
@@ -119,21 +143,20 @@ def _current(target: _Target) -> Optional[PhotoCheck]:
     check = db.session.get(PhotoCheck, target.check_id)
     if check is None:
         return None
-    lock(Enrolment, check.enrolment_id)  # an upload or edit of this trainee waits for us
-    db.session.refresh(check)
-    enrolment = check.enrolment
-    db.session.refresh(enrolment)
+    lock(Enrolment, check.enrolment_id)  # an upload, edit or removal of this trainee waits
+    check = db.session.get(PhotoCheck, target.check_id, populate_existing=True)
+    if check is None:  # the trainee was removed meanwhile
+        return None
+    enrolment = db.session.get(Enrolment, check.enrolment_id, populate_existing=True)
     if check.state != PhotoCheckState.QUEUED.value or check.photo_key != target.photo_key \
             or enrolment.status != EnrolmentState.LIVE.value \
-            or _stored_key(enrolment, check.kind) != target.photo_key:
+            or enrolment.stored_photo(check.kind) != target.photo_key:
         return None
     return check
 
 
 @transactional
-def _settle_id_card(target: _Target, reading) -> Optional[str]:
-    from app.services import id_card
-
+def _settle_id_card(target: _Target, reading: id_card.IdCardReading) -> Optional[str]:
     check = _current(target)
     if check is None:
         return None
@@ -151,8 +174,6 @@ def _settle_id_card(target: _Target, reading) -> Optional[str]:
 
 @transactional
 def _settle_portrait(target: _Target, problem: Optional[tuple[str, dict]]) -> Optional[str]:
-    from app.services import portrait
-
     check = _current(target)
     if check is None:
         return None
@@ -187,20 +208,11 @@ def _refuse(check: PhotoCheck, msgid: str, params: dict) -> None:
     else:
         gone = [enrolment.id_photo_key]
         enrolment.id_photo_key = None
-    after_commit(_delete_files, [key for key in gone if key])
+    after_commit(delete_files, gone)
     check.state = PhotoCheckState.REFUSED.value
     check.problem = _problem(msgid, params)
     audit.record(f"photo.{check.kind}.refused", enrolment, after={"reason": msgid},
                  region_code=enrolment.plan.region_code)
-
-
-def _delete_files(keys: list[str]) -> None:
-    for key in keys:
-        storage().delete(key)
-
-
-def _stored_key(enrolment: Enrolment, kind: str) -> Optional[str]:
-    return enrolment.photo_key if kind == PHOTO else enrolment.id_photo_key
 
 
 def _problem(msgid: str, params: dict) -> str:
@@ -209,28 +221,28 @@ def _problem(msgid: str, params: dict) -> str:
 
 # Comparing with the roster row ---------------------------------------------------------------
 
-def _compare(check: PhotoCheck, reading) -> None:
-    """Set the state from the differences between the reading and the trainee's row. A confirmed
-    difference stays confirmed while something still differs."""
-    from app.services import id_card
-
+def _compare(check: PhotoCheck, reading: id_card.IdCardReading) -> None:
+    """Set the state from the differences between the reading and the trainee's row: a number
+    or a name that differs waits for the clerk. A confirmation holds only for the fields it
+    confirmed: a new difference (after a rename) waits again."""
     person = check.enrolment.person
     found = id_card.differences(reading, name=person.name, number=person.id_number,
-                                gender=person.gender,
-                                birth_date=person.birth_date)
+                                gender=person.gender, birth_date=person.birth_date)
+    settle = [name for name in found if name in SETTLED_BY_CLERK]
+    confirmed = set(check.difference_list) if check.state == PhotoCheckState.CONFIRMED.value \
+        else set()
     check.differences = ",".join(found) or None
-    if not found:
+    if not settle:
         check.state = PhotoCheckState.PASSED.value
         check.reason = check.decided_by = check.decided_at = None
-    elif check.state != PhotoCheckState.CONFIRMED.value:
+    elif not set(settle) <= confirmed:
         check.state = PhotoCheckState.MISMATCH.value
+        check.reason = check.decided_by = check.decided_at = None
 
 
 def compare_again(person: Person) -> None:
     """After the registered name changed: compare every read ID card of the person's live
     enrolments again (a fixed row clears its mismatch; a wrong fix shows one)."""
-    from app.services import id_card
-
     checks = db.session.scalars(
         select(PhotoCheck).join(Enrolment, PhotoCheck.enrolment_id == Enrolment.id)
         .where(Enrolment.person_id == person.id, Enrolment.status == EnrolmentState.LIVE.value,
@@ -244,25 +256,40 @@ def compare_again(person: Person) -> None:
 
 # Deciding ------------------------------------------------------------------------------------
 
+def decidable(check: Optional[PhotoCheck]) -> bool:
+    """Whether the enterprise may stand by this photo with a reason: an ID card that differs
+    from the row, a 1-inch photo whose face was not found as expected, or a photo the engine
+    failed on. An unreadable ID card is not: it asks for a clearer photo."""
+    if check is None:
+        return False
+    if check.state == PhotoCheckState.MISMATCH.value:
+        return True
+    return check.state == PhotoCheckState.UNREADABLE.value and (
+        check.kind == PHOTO or _problem_id(check) == NOT_CHECKED)
+
+
 @transactional
 def confirm(enrolment_id: int, user: Any, reason: str, kind: str = ID_PHOTO) -> None:
-    """The enterprise stands by a photo the machine found fault with, with a reason: the roster
-    row against a differing or unreadable ID card, or a 1-inch photo whose face was not found as
-    expected. Audited; the order may then be generated."""
+    """The enterprise stands by a photo the machine found fault with, with a reason (see
+    decidable()). Audited, with the fields that differed and never their values; the order may
+    then be generated."""
     from app.services.enrolment import own_live_enrolment
 
     enrolment = own_live_enrolment(enrolment_id, user)
     lock(Enrolment, enrolment.id)
     reason = " ".join((reason or "").split())
     if not reason:
-        raise DomainError(N_("Please give the reason why the roster is right."))
+        raise DomainError(N_("Please give the reason why the roster is right.") if kind == ID_PHOTO
+                          else N_("Please give the reason why this photo is right."))
     if len(reason) > REASON_MAX:
         raise DomainError(N_("The reason is longer than %(n)s characters."), n=REASON_MAX)
+    if ID_NUMBER_LIKE.search(reason):  # the reason is shown and audited: no ID numbers in it
+        raise DomainError(N_("Please do not write ID numbers in the reason."))
     check = db.session.scalar(select(PhotoCheck).where(PhotoCheck.enrolment_id == enrolment.id,
                                                        PhotoCheck.kind == kind))
-    if check is None or check.state not in DECIDABLE:
-        raise InvalidState(N_("There is no difference to confirm for this trainee any more; "
-                              "please reload the page."))
+    if not decidable(check):
+        raise InvalidState(N_("There is nothing to confirm for this photo any more; please "
+                              "reload the page."))
     before = check.state
     check.state = PhotoCheckState.CONFIRMED.value
     check.reason = reason
@@ -276,6 +303,25 @@ def confirm(enrolment_id: int, user: Any, reason: str, kind: str = ID_PHOTO) -> 
 
 # Reading the findings ------------------------------------------------------------------------
 
+@dataclass
+class Findings:
+    """The checks of a list of trainees, as the 报名 page and its poll show them."""
+
+    checks: dict[int, dict[str, PhotoCheck]] = field(default_factory=dict)  # {enrolment: {kind}}
+    queued: int = 0  # still being checked
+    total: int = 0  # in the current round (progress())
+    unsettled: list = field(default_factory=list)  # (enrolment, check) an order would wait for
+
+
+def findings(trainees: list[Enrolment]) -> Findings:
+    """One query for the checks of these trainees, with what the page needs from them."""
+    checks = of_enrolments(t.id for t in trainees)
+    queued, total = progress(check for found in checks.values() for check in found.values())
+    unsettled = [(t, check) for t in trainees if t.order_id is None
+                 for check in checks.get(t.id, {}).values() if _holds_order(t, check)]
+    return Findings(checks, queued, total, unsettled)
+
+
 def of_enrolments(enrolment_ids: Iterable[int]) -> dict[int, dict[str, PhotoCheck]]:
     """{enrolment id: {kind: check}} in one query."""
     ids = list(enrolment_ids)
@@ -288,19 +334,21 @@ def of_enrolments(enrolment_ids: Iterable[int]) -> dict[int, dict[str, PhotoChec
 
 
 def unresolved(enrolment_ids: Iterable[int]) -> list[PhotoCheck]:
-    """The checks an order of these trainees waits for."""
+    """The checks an order of these trainees waits for: unsettled findings about the photos the
+    trainees have now (_holds_order, in SQL)."""
     ids = list(enrolment_ids)
     if not ids:
         return []
+    current = or_(and_(PhotoCheck.kind == PHOTO, PhotoCheck.photo_key == Enrolment.photo_key),
+                  and_(PhotoCheck.kind == ID_PHOTO, PhotoCheck.photo_key == Enrolment.id_photo_key))
     return list(db.session.scalars(
-        select(PhotoCheck).where(PhotoCheck.enrolment_id.in_(ids),
-                                 PhotoCheck.state.in_([s.value for s in
-                                                       PhotoCheckState.unresolved()]))
+        select(PhotoCheck).join(Enrolment, PhotoCheck.enrolment_id == Enrolment.id)
+        .where(PhotoCheck.enrolment_id.in_(ids), PhotoCheck.state.in_(UNRESOLVED), current)
         .order_by(PhotoCheck.enrolment_id, PhotoCheck.kind)))
 
 
-def is_unsettled(check: Optional[PhotoCheck]) -> bool:
-    return check is not None and check.state in [s.value for s in PhotoCheckState.unresolved()]
+def _holds_order(enrolment: Enrolment, check: PhotoCheck) -> bool:
+    return check.state in UNRESOLVED and check.photo_key == enrolment.stored_photo(check.kind)
 
 
 def progress(checks: Iterable[PhotoCheck]) -> tuple[int, int]:
@@ -312,6 +360,10 @@ def progress(checks: Iterable[PhotoCheck]) -> tuple[int, int]:
         return 0, 0
     start = min(queued)
     return len(queued), sum(1 for check in checks if check.queued_at >= start)
+
+
+def _problem_id(check: PhotoCheck) -> Optional[str]:
+    return json.loads(check.problem)["msgid"] if check.problem else None
 
 
 def problem_text(check: PhotoCheck) -> str:
@@ -328,13 +380,17 @@ def reading_of(check: PhotoCheck) -> dict:
 
 
 def field_labels(check: PhotoCheck) -> list[str]:
-    return [gettext(FIELD_LABELS[field]) for field in check.difference_list if field in FIELD_LABELS]
+    return [gettext(FIELD_LABELS[name]) for name in check.difference_list if name in FIELD_LABELS]
+
+
+def style(check: Optional[PhotoCheck]) -> str:
+    return STYLES.get(check.state, "default") if check else "default"
 
 
 def summary(check: Optional[PhotoCheck]) -> dict:
     """The finding as a page or a poll shows it (no personal data: states and labels only)."""
     if check is None:
-        return {"state": None, "label": gettext("Not checked")}
-    return {"state": check.state, "label": check.state_enum.label,
+        return {"state": None, "label": gettext("Not checked"), "style": style(None)}
+    return {"state": check.state, "label": check.state_enum.label, "style": style(check),
             "problem": problem_text(check), "fields": field_labels(check),
             "reason": check.reason or ""}

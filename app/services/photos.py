@@ -18,11 +18,11 @@ from PIL import Image
 from sqlalchemy import select
 
 from app.extensions import db
-from app.integrations.storage import storage
-from app.services import N_, DomainError, audit, images, photo_checks, portrait
+from app.integrations.storage import delete_files, storage
+from app.services import N_, DomainError, InvalidState, audit, images, photo_checks, portrait
 from app.services.enrolment import enrolling_plan, own_live_enrolment
 from app.services.images import CleanImage, ImageRefused, clean_jpeg
-from app.services.transaction import after_commit, after_rollback, transactional
+from app.services.transaction import after_commit, after_rollback, lock, transactional
 from models.enrolment import Enrolment, Person
 from models.states import EnrolmentState
 
@@ -42,6 +42,11 @@ FILE_NAME = re.compile(r"^([0-9]{17}[0-9Xx])\.(jpg|jpeg)$", re.IGNORECASE)  # AS
 
 class ZipRefused(DomainError):
     message = N_("The zip file was refused.")
+
+
+class PhotoLocked(InvalidState):
+    message = N_("This trainee is in an order: the photos that were checked for it stay as they "
+                 "are.")
 
 
 @dataclass
@@ -101,7 +106,7 @@ def _store(enrolment: Enrolment, kind: str, image: CleanImage, changes: _Changes
         enrolment.id_photo_key = files.save(image.data, ".jpg")
         changes.written.append(enrolment.id_photo_key)
     if _checking():
-        photo_checks.queue(enrolment, kind, photo_key(enrolment, kind))
+        photo_checks.queue(enrolment, kind, enrolment.stored_photo(kind))
 
 
 def _checking() -> bool:
@@ -114,6 +119,7 @@ def upload_one(enrolment_id: int, user: Any, kind: str, data: bytes) -> None:
     enrolment = own_live_enrolment(enrolment_id, user)
     enrolling_plan(enrolment.plan_id, user)
     image = check(kind, data)
+    _unordered(enrolment)
     changes = _files_follow(_Changes())
     _store(enrolment, kind, image, changes)
     audit.record(f"photo.{kind}", enrolment, region_code=enrolment.plan.region_code)
@@ -152,11 +158,22 @@ def _match_and_store(files, kind, trainees, result: BatchResult, changes: "_Chan
             continue
         try:
             image = check(kind, data)
+            _unordered(enrolment)
         except DomainError as error:
             result.refused.append((filename, str(error)))
             continue
         _store(enrolment, kind, image, changes)
         result.saved.append((filename, enrolment.person.name, enrolment.id))
+
+
+def _unordered(enrolment: Enrolment) -> None:
+    """Refuse a photo for a trainee an order holds: the order was made on the photos checked.
+    The row is locked first, so an order being made now either has the new photo's check
+    to wait for or is made before the photo comes (and then refuses it)."""
+    lock(Enrolment, enrolment.id)
+    db.session.refresh(enrolment, ["order_id"])
+    if enrolment.order_id is not None:
+        raise PhotoLocked()
 
 
 def read_zip(data: bytes):
@@ -206,17 +223,10 @@ def _extract(archive: zipfile.ZipFile, infos):
 def _files_follow(changes: _Changes) -> _Changes:
     """The files follow the unit of work: written ones go if it rolls back (no orphans),
     replaced ones once it commits. The lists are read then, so whatever is added counts."""
-    after_rollback(_delete_files, changes.written)
-    after_commit(_delete_files, changes.replaced)
+    after_rollback(delete_files, changes.written)
+    after_commit(delete_files, changes.replaced)
     return changes
 
 
-def _delete_files(keys: list[str]) -> None:
-    for key in keys:
-        storage().delete(key)
 
 
-def photo_key(enrolment: Enrolment, kind: str, thumbnail: bool = False) -> Optional[str]:
-    if kind == PHOTO:
-        return enrolment.photo_thumb_key if thumbnail else enrolment.photo_key
-    return enrolment.id_photo_key

@@ -323,3 +323,103 @@ def test_a_reason_too_long_is_refused_and_changes_nothing(desk):
                                  follow_redirects=True)
     assert "原因不能超过 200 个字" in answer.get_data(as_text=True)
     assert _check(trainee).state == PhotoCheckState.MISMATCH.value
+
+
+def _queued(enrolment: Enrolment, minutes_ago: int = 0) -> PhotoCheck:
+    """A check waiting for its task (as while the consumer works, or after it was lost)."""
+    fresh = db.session.get(Enrolment, enrolment.id)
+    fresh.id_photo_key = storage().save(_card(SEEDS[0]).jpeg, ".jpg")
+    check = PhotoCheck(enrolment_id=fresh.id, kind="id_photo", photo_key=fresh.id_photo_key,
+                       state=PhotoCheckState.QUEUED.value,
+                       queued_at=dt.datetime(2026, 11, 28, 10, 0) - dt.timedelta(minutes=minutes_ago))
+    db.session.add(check)
+    db.session.commit()
+    return check
+
+
+def test_an_order_waits_for_a_check_still_running_and_a_lost_one_is_queued_again(desk):
+    card = _card(SEEDS[0])
+    trainee = _enrol(desk, card.truth.name, card.truth.number)
+    _with_portrait(trainee)
+    _queued(trainee, minutes_ago=3)
+    assert "照片还在核对中" in _order(desk).get_data(as_text=True)
+    assert _orders() == 0
+    assert photo_checks.requeue_stale() == 0  # three minutes: still the task's to run
+    _check(trainee).queued_at = dt.datetime(2026, 11, 28, 9, 45)
+    db.session.commit()
+    assert photo_checks.requeue_stale() == 1  # lost: queued again (huey runs it at once here)
+    assert _check(trainee).state == PhotoCheckState.PASSED.value  # read, and it matches
+    assert "名学员生成订单" in _order(desk).get_data(as_text=True)
+
+
+def test_a_check_about_a_photo_since_replaced_holds_no_order(desk, app):
+    card = _card(SEEDS[0])
+    trainee = _enrol(desk, card.truth.name, card.truth.number)
+    _with_portrait(trainee)
+    _queued(trainee)
+    app.config["PHOTO_CHECKS"] = False  # switched off: the new photo queues no check
+    desk["client"].post(f"/enrol/photo/{trainee.id}/id_photo",
+                        data={"file": (io.BytesIO(plain_jpeg(856, 540)), "c.jpg"),
+                              "plan_id": desk["plan"].id}, content_type="multipart/form-data")
+    assert "名学员生成订单" in _order(desk).get_data(as_text=True)
+
+
+def test_the_photos_of_a_trainee_in_an_order_cannot_be_replaced(desk):
+    card = _card(SEEDS[0])
+    trainee = _enrol(desk, card.truth.name, card.truth.number)
+    _with_portrait(trainee)
+    _read_as(trainee)
+    assert "名学员生成订单" in _order(desk).get_data(as_text=True)
+    before = db.session.get(Enrolment, trainee.id).id_photo_key
+    page = _upload_card(desk, trainee, card.jpeg).get_data(as_text=True)
+    assert "该学员已在订单中" in page
+    db.session.expire_all()
+    assert db.session.get(Enrolment, trainee.id).id_photo_key == before
+
+
+def test_a_confirmation_covers_only_the_fields_it_confirmed(desk, app, login_as):
+    number = id_card_corpus.sample(10).truth.number
+    trainee = _enrol(desk, "王小明", number)
+    other = id_card_corpus.mutate_number_swap(number, check_passes=True, seed=4)
+    assert _read_as(trainee, number=other).difference_list[:1] == ["number"]
+    desk["client"].post(f"/enrol/check/{trainee.id}/confirm",
+                        data={"reason": "以公安系统为准", "plan_id": desk["plan"].id})
+    assert _check(trainee).state == PhotoCheckState.CONFIRMED.value
+    regulator = app.test_client()
+    login_as(regulator, gen_regulator("330100"))
+    regulator.post(f"/trainees/{trainee.id}/name", data={"name": "王晓明", "reason": "更正"})
+    check = _check(trainee)  # the name now differs too: nobody confirmed that
+    assert check.state == PhotoCheckState.MISMATCH.value and check.reason is None
+
+
+def test_gender_or_birth_alone_is_a_misread_not_a_difference(desk):
+    trainee = _enrol(desk, "王小明", id_card_corpus.sample(11).truth.number)
+    check = _read_as(trainee, gender="女" if db.session.get(Enrolment, trainee.id).person.gender
+                     == "男" else "男", birth_date=dt.date(1970, 1, 1))
+    assert check.state == PhotoCheckState.PASSED.value
+    assert set(check.difference_list) == {"gender", "birth_date"}
+
+
+@pytest.mark.parametrize("reason, message", [
+    ("号码应为330106199001011234", "理由中请不要填写身份证号码"),
+])
+def test_a_reason_with_an_id_number_is_refused(desk, reason, message):
+    trainee = _enrol(desk, "王小明", id_card_corpus.sample(12).truth.number)
+    _read_as(trainee, name="王晓明")
+    page = desk["client"].post(f"/enrol/check/{trainee.id}/confirm",
+                               data={"reason": reason, "plan_id": desk["plan"].id},
+                               follow_redirects=True).get_data(as_text=True)
+    assert message in page
+    assert _check(trainee).state == PhotoCheckState.MISMATCH.value
+
+
+def test_an_unreadable_card_asks_for_a_clearer_photo_and_cannot_be_confirmed(desk):
+    trainee = _enrol(desk, "王小明", id_card_corpus.sample(13).truth.number)
+    _upload_card(desk, trainee, plain_jpeg(856, 540))
+    assert _check(trainee).state == PhotoCheckState.UNREADABLE.value
+    assert "confirm-check" not in _page(desk)
+    page = desk["client"].post(f"/enrol/check/{trainee.id}/confirm",
+                               data={"reason": "原件已看过", "plan_id": desk["plan"].id},
+                               follow_redirects=True).get_data(as_text=True)
+    assert "该照片已没有需要确认的问题" in page
+    assert _check(trainee).state == PhotoCheckState.UNREADABLE.value
