@@ -1,10 +1,10 @@
 """报名人员查询: find trainees by name, ID number or mobile (exact or prefix, on indexes),
 filter by plan, occupation, year and the four progress states, within the user's row scope.
 
-A search's cost does not grow with its matches: pages follow a keyset (the sort column, then the
-enrolment id) carried by an opaque, signed cursor, the total is counted up to COUNT_CAP (more
-is shown as "1000+"), and the default order is one an index serves (Search.order). Exports
-still iterate every match (iterate()).
+A search's cost does not grow with its matches: pages follow a keyset (the sort column, by name
+also the person's id, then the enrolment id) carried by an opaque, signed cursor, the total is
+counted up to COUNT_CAP (more is shown as "1000+"), and the default order is one an index
+serves (Search.order). Exports still iterate every match (iterate()).
 
 A row's four progress columns: the training plan's phase (from its dates), its assessment
 plan's state, the score report's state, the trainee's certificate state.
@@ -16,7 +16,18 @@ from typing import Any, Iterator, Optional
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import Integer, Select, and_, func, literal, or_, select, tuple_, union
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union,
+)
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import clock, scope
@@ -51,6 +62,11 @@ SORTS = {
     "plan": TrainingPlan.train_start,
     "enrolled": Enrolment.created_at,
 }
+# Ties of a sort column broken before the enrolment id (the last tie-breaker of every order).
+# By name, the person's id: (name, person id) is ix_person_name_id's order, so a page of a name
+# reads that index in order and stops after a page; ordered by enrolment id within a name,
+# every match of the name had to be read and sorted first (thousands for 张伟, bench/search.py).
+TIES = {"name": (Person.id,)}
 
 
 @dataclass
@@ -93,8 +109,9 @@ class Search:
     @property
     def order(self) -> tuple[str, bool]:
         """(sort, descending): the chosen one, else by default the newest enrolments first, or
-        for a name typed, by name: those pages read off the name index in order, while the
-        newest of a common name's thousands of matches must be sorted out of all of them."""
+        for a name typed, by name (and person, TIES): those pages read off the name index in
+        order, while the newest of a common name's thousands of matches must be sorted out of
+        all of them."""
         if self.sort in SORTS:
             return self.sort, self.desc
         if self.q.strip() and not DIGITS.match(self.q.strip()):
@@ -150,20 +167,33 @@ def _text_clause(q: str):
 
 # Progress, as SQL (for filters) and as states (for rows) --------------------------------------
 
-def _joined(user: Any) -> Select:
-    """Trainees in the user's scope with their plan, assessment, score report and certificate."""
-    return (select(Enrolment, Person, TrainingPlan, AssessmentPlan.state, ScoreReport.state,
-                   Certificate.state)
-            .join(Person, Person.id == Enrolment.person_id)
-            .join(TrainingPlan, TrainingPlan.id == Enrolment.plan_id)
-            .outerjoin(AssessmentPlan, AssessmentPlan.plan_id == Enrolment.plan_id)
-            .outerjoin(ScoreReport, ScoreReport.assessment_id == AssessmentPlan.id)
-            .outerjoin(Certificate, Certificate.enrolment_id == Enrolment.id)
-            .where(Enrolment.status == EnrolmentState.LIVE.value, scope.scope_clause(Enrolment, user)))
+def _joined(user: Any, progress: bool = True) -> Select:
+    """Trainees in the user's scope with their plan, assessment, score report and certificate;
+    with `progress` False only the enrolment ids, joined to person and plan but not to the three
+    progress tables. Each of those outer joins finds at most one row (their keys are unique),
+    so leaving them out changes no match; PostgreSQL drops such a join itself, but still reads
+    the enrolment id it joined on, and so could not count off uq_enrolment_live_person_plan
+    alone (an index-only scan)."""
+    query = (select(Enrolment, Person, TrainingPlan, AssessmentPlan.state, ScoreReport.state,
+                    Certificate.state) if progress else select(Enrolment.id))
+    query = (query.join(Person, Person.id == Enrolment.person_id)
+             .join(TrainingPlan, TrainingPlan.id == Enrolment.plan_id))
+    if progress:
+        query = (query.outerjoin(AssessmentPlan, AssessmentPlan.plan_id == Enrolment.plan_id)
+                 .outerjoin(ScoreReport, ScoreReport.assessment_id == AssessmentPlan.id)
+                 .outerjoin(Certificate, Certificate.enrolment_id == Enrolment.id))
+    return query.where(Enrolment.status == EnrolmentState.LIVE.value,
+                       scope.scope_clause(Enrolment, user))
 
 
-def _filtered(search: Search, user: Any) -> Select:
-    query = _joined(user)
+def _filtered(search: Search, user: Any, rows: bool = True) -> Select:
+    """The matches of `search` in the user's scope: whole rows, or (`rows` False) only what the
+    count and the page's ids need, the progress tables joined only when a filter asks."""
+    progress = rows or any(
+        value in {s.value for s in states} for value, states in (
+            (search.assessment, AssessmentState), (search.score, ScoreState),
+            (search.certificate, CertificateState)))
+    query = _joined(user, progress)
     text = _text_clause(search.q)
     if text is not None:
         query = query.where(text)
@@ -233,58 +263,87 @@ def _key_text(value: Any) -> str:
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
 
 
-def _key_value(sort: str, text: Any) -> Any:
+def _an_id(value: Any) -> bool:
+    return type(value) is int and 0 < value < 2**31
+
+
+def _key_value(sort: str, text: Any) -> tuple:
+    """The sort key a cursor carries: the sort column's value as text, or with TIES (by name)
+    a list of it and the tie-breakers' ids."""
+    ties = ()
+    if sort in TIES:
+        if not (type(text) is list and len(text) == 1 + len(TIES[sort])
+                and all(_an_id(value) for value in text[1:])):
+            raise ValueError("not a key of this order")
+        text, ties = text[0], tuple(text[1:])
     if not isinstance(text, str) or len(text) > 32:
         raise ValueError(text)
     if sort == "enrolled":
-        return dt.datetime.fromisoformat(text)
+        return dt.datetime.fromisoformat(text), *ties
     if sort == "plan":
-        return dt.date.fromisoformat(text)
-    return text
+        return dt.date.fromisoformat(text), *ties
+    return text, *ties
+
+
+def _key_columns(sort: str) -> tuple:
+    """The columns a page is ordered by before the enrolment id."""
+    return (SORTS[sort], *TIES.get(sort, ()))
 
 
 def _cursor(query: Search, row: Row, forward: bool, number: int) -> str:
     """The cursor of the page before (forward False) or after `row`, the page `number`."""
     sort, desc = query.order
-    column = SORTS[sort]
-    source = {Person: row.person, TrainingPlan: row.plan, Enrolment: row.enrolment}[
-        column.class_]
-    value = getattr(source, column.key)
-    return _serializer().dumps([sort, int(desc), _key_text(value), row.enrolment.id,
-                                int(forward), number])
+    sources = {Person: row.person, TrainingPlan: row.plan, Enrolment: row.enrolment}
+    value, *ties = [getattr(sources[column.class_], column.key)
+                    for column in _key_columns(sort)]
+    key = [_key_text(value), *ties] if ties else _key_text(value)
+    return _serializer().dumps([sort, int(desc), key, row.enrolment.id, int(forward), number])
 
 
-def read_cursor(text: str, query: Search) -> tuple[Any, int, bool, int]:
-    """(sort value, enrolment id, forward, page number) of a cursor written for `query`'s
-    order, else BadCursor."""
+def read_cursor(text: str, query: Search) -> tuple[tuple, int, bool, int]:
+    """(sort key, enrolment id, forward, page number) of a cursor written for `query`'s
+    order, else BadCursor. The sort key has the sort column's value, then its TIES."""
     try:
         sort, desc, value, last_id, forward, number = _serializer().loads(text)
         if (sort, bool(desc)) != query.order or desc not in (0, 1):
             raise ValueError("another order")
-        if not (type(last_id) is int and 0 < last_id < 2**31 and forward in (0, 1)
-                and type(number) is int and 0 < number < 2**31):
+        if not (_an_id(last_id) and forward in (0, 1) and _an_id(number)):
             raise ValueError("out of range")
         return _key_value(sort, value), last_id, bool(forward), number
     except (BadData, TypeError, ValueError) as error:
         raise BadCursor(str(error)) from None
 
 
-def _matching(filtered: Select, query: Search, counting: bool) -> tuple[Select, Any, Any]:
-    """SELECT of the matches' enrolment id, with that id and the sort column to order and page
-    by. With a key typed, the matches are planned as a whole first (OFFSET 0 keeps PostgreSQL
-    from flattening them into the LIMIT above): otherwise a LIMIT makes it bet that matches are
-    spread evenly and walk ix_enrolment_created_at_id (or every enrolment, for the count) until
-    it finds enough, 1.4 s for 王伟 among 1,000,000 (bench/search.py). A key's matches are as
-    many as its people, a few thousand at most; without a key the walk is the right plan, and
-    so is a page of a name in name order (the name index's range, walked in order)."""
+def _matching(filtered: Select, query: Search) -> tuple[Select, Any, tuple]:
+    """SELECT of the matches' enrolment id, with that id and the sort columns (_key_columns) to
+    order and page by. With a key typed, the matches are planned as a whole first (OFFSET 0
+    keeps PostgreSQL from flattening them into the LIMIT above): otherwise a LIMIT makes it bet
+    that matches are spread evenly and walk ix_enrolment_created_at_id until it finds enough,
+    1.4 s for 王伟 among 1,000,000 (bench/search.py). A key's matches are as many as its people,
+    a few thousand at most; without a key the walk is the right plan, and so is a page of a
+    name in name order (ix_person_name_id's range, walked in order)."""
     sort, _desc = query.order
-    column = SORTS[sort]
+    columns = _key_columns(sort)
     q = query.q.strip()
-    if not q or (not counting and sort == "name" and not DIGITS.match(q)):
-        return filtered.with_only_columns(Enrolment.id), Enrolment.id, column
-    inner = (filtered.with_only_columns(Enrolment.id.label("id"), column.label("sort_key"))
-             .order_by(None).offset(0).subquery())
-    return select(inner.c.id), inner.c.id, inner.c.sort_key
+    if not q or (sort == "name" and not DIGITS.match(q)):
+        return filtered.with_only_columns(Enrolment.id), Enrolment.id, columns
+    inner = (filtered.with_only_columns(Enrolment.id.label("id"), *(
+        column.label(f"sort_key_{n}") for n, column in enumerate(columns)))
+        .order_by(None).offset(0).subquery())
+    return (select(inner.c.id), inner.c.id,
+            tuple(inner.c[f"sort_key_{n}"] for n in range(len(columns))))
+
+
+def _counted(filtered: Select, query: Search) -> Select:
+    """SELECT of a constant per match, to count them. With a key typed, planned as a whole
+    first, as in _matching (else a LIMIT makes PostgreSQL walk every enrolment until it finds
+    enough). No column of its own, so that PostgreSQL can count off indexes alone: for a name
+    ix_person_name_id, then uq_enrolment_live_person_plan (a person's live enrolments and their
+    plans, which the region's scope asks for)."""
+    found = filtered.with_only_columns(literal_column("1").label("found")).order_by(None)
+    if query.q.strip():
+        return select(found.offset(0).subquery().c.found)
+    return found
 
 
 def _page_rows(filtered: Select, query: Search, user: Any, after: Optional[tuple],
@@ -295,16 +354,26 @@ def _page_rows(filtered: Select, query: Search, user: Any, after: Optional[tuple
     page's rows with all they show, by id. One statement with SHOWN's four joins too has ten
     tables, past PostgreSQL's join_collapse_limit (8), and measured p95 0.2-0.7 s for ID and
     name prefixes at 200,000 enrolments (bench/search.py)."""
-    matches, id_column, key_column = _matching(filtered, query, counting=False)
+    matches, id_column, key_columns = _matching(filtered, query)
     sort, desc = query.order
     descending = desc == forward
     if after is not None:
-        key = tuple_(key_column, id_column)
-        bound = tuple_(literal(after[0], SORTS[sort].type), literal(after[1], Integer()))
+        values, last_id = after
+        bounds = [literal(value, column.type)
+                  for value, column in zip(values, _key_columns(sort))]
+        key = tuple_(*key_columns, id_column)
+        bound = tuple_(*bounds, literal(last_id, Integer()))
         matches = matches.where(key < bound if descending else key > bound)
-    ids = db.session.scalars(matches.order_by(
-        key_column.desc() if descending else key_column.asc(),
-        id_column.desc() if descending else id_column.asc()).limit(limit)).all()
+        if len(key_columns) > 1:
+            # The same bound without the enrolment id, columns of one index (by name:
+            # ix_person_name_id), so that a later page starts its scan at the last person
+            # rather than at the first of its name.
+            prefix = tuple_(*key_columns)
+            matches = matches.where(prefix <= tuple_(*bounds) if descending
+                                    else prefix >= tuple_(*bounds))
+    ordering = [column.desc() if descending else column.asc()
+                for column in (*key_columns, id_column)]
+    ids = db.session.scalars(matches.order_by(*ordering).limit(limit)).all()
     if not ids:
         return []
     found = {r[0].id: _row(r) for r in db.session.execute(
@@ -313,15 +382,15 @@ def _page_rows(filtered: Select, query: Search, user: Any, after: Optional[tuple
 
 
 def _count(filtered: Select, query: Search, at_most: Optional[int]) -> int:
-    ids = _matching(filtered, query, counting=True)[0].order_by(None)
+    found = _counted(filtered, query)
     if at_most is not None:
-        ids = ids.limit(at_most + 1)  # SELECT count(*) FROM (SELECT ... LIMIT at_most + 1)
-    return db.session.scalar(select(func.count()).select_from(ids.subquery()))
+        found = found.limit(at_most + 1)  # SELECT count(*) FROM (SELECT ... LIMIT at_most + 1)
+    return db.session.scalar(select(func.count()).select_from(found.subquery()))
 
 
 def count(query: Search, user: Any, at_most: Optional[int] = None) -> int:
     """The number of matches; with `at_most`, counting stops past it (at most + 1)."""
-    return _count(_filtered(query, user), query, at_most)
+    return _count(_filtered(query, user, rows=False), query, at_most)
 
 
 def search(query: Search, user: Any, cursor: str = "", per_page: int = PER_PAGE) -> Page:
@@ -330,9 +399,9 @@ def search(query: Search, user: Any, cursor: str = "", per_page: int = PER_PAGE)
     the capped count, the page's ids (per_page + 1, to know whether more follow), its rows."""
     after, forward, number = None, True, 1
     if cursor:
-        value, last_id, forward, number = read_cursor(cursor, query)
-        after = (value, last_id)
-    filtered = _filtered(query, user)
+        key, last_id, forward, number = read_cursor(cursor, query)
+        after = (key, last_id)
+    filtered = _filtered(query, user, rows=False)
     total = _count(filtered, query, COUNT_CAP)
     rows = _page_rows(filtered, query, user, after, forward, per_page + 1)
     if forward:

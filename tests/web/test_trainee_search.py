@@ -5,13 +5,14 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from app import scope
 from app.extensions import db
 from app.services import trainees
 from app.services.trainees import Search
 from models.assessment import Score, ScoreReport
-from models.enrolment import Person
+from models.enrolment import Enrolment, Person
 from models.reference import Occupation
 from tests.assessment_factories import (
     gen_assessment,
@@ -292,6 +293,103 @@ def _cursor_to_last(client, sort, desc) -> str:
         if url:
             cursor = parse_qs(urlsplit(url).query)["cursor"][0]
     return cursor
+
+
+def _equal_names(app):
+    """Twelve people named 王五 (the last two 王五一), each enrolled twice by one enterprise:
+    in one plan in person order, in another in reverse, so that a person's two enrolments are
+    not adjacent in enrolment id order; and three more 王五 of another enterprise."""
+    app.config["CLOCK_FROZEN_AT"] = T0
+    mine = gen_enterprise("330100")
+    first, second = gen_plan(gen_institution("330100")), gen_plan(gen_institution("330100"))
+    ours = gen_trainees(mine, first, 12)
+    for k, enrolment in enumerate(ours):
+        enrolment.person.name = "王五一" if k >= 10 else "王五"
+    for enrolment in reversed(ours):
+        db.session.add(Enrolment(
+            person=enrolment.person, plan_id=second.id, enterprise_id=mine.id,
+            occupation_id=second.occupation_id, level_id=second.level_id, mobile="13800138000",
+            education_id=1, title_id=1, status="live", created_at=T0))
+    for enrolment in gen_trainees(gen_enterprise("330100"), first, 3):
+        enrolment.person.name = "王五"
+    db.session.commit()
+    user = gen_user(scope.ENTERPRISE, enterprise_id=mine.id)
+    found = db.session.scalars(select(Enrolment).where(Enrolment.enterprise_id == mine.id)).all()
+    expected = [e.id for e in sorted(found, key=lambda e: (e.person.name, e.person_id, e.id))]
+    return user, expected
+
+
+# A name typed (pages read off the name index) or a mobile prefix (its matches sorted whole).
+@pytest.mark.parametrize("q", ["王五", "1380013"])
+@pytest.mark.parametrize("desc", [False, True])
+def test_pages_by_name_break_inside_a_run_of_equal_names_without_losing_a_row(app, desc, q):
+    """By name, equal names follow the person's id, then the enrolment id: pages of 5 end
+    inside runs of 王五 and between a person's two enrolments, forward and back."""
+    user, expected = _equal_names(app)
+    if desc:
+        expected = expected[::-1]
+    query = Search(q=q, sort="name", desc=desc)
+    pages, cursor = [], ""
+    while True:
+        page = trainees.search(query, user, cursor, per_page=5)
+        assert (page.total, page.capped, page.number) == (24, False, len(pages) + 1)
+        pages.append([r.enrolment.id for r in page.rows])
+        if not page.next:
+            break
+        cursor = page.next
+    assert [len(ids) for ids in pages] == [5, 5, 5, 5, 4]
+    assert [i for ids in pages for i in ids] == expected
+    # Back from the last page: the same pages, and no previous link on the first.
+    back, cursor = [pages[-1]], page.previous
+    while cursor:
+        page = trainees.search(query, user, cursor, per_page=5)
+        back.append([r.enrolment.id for r in page.rows])
+        cursor = page.previous
+    assert back[::-1] == pages and page.number == 1
+
+
+def test_the_default_name_order_pages_through_the_view_by_person(app, login_as):
+    user, expected = _equal_names(app)
+    client = app.test_client()
+    login_as(client, user)
+    first, url, _previous, _text = _page(client, path("TraineeView.search", q="王五"))
+    second, after, previous, text = _page(client, url)
+    assert first + second == expected and after is None and "找到 24 名学员" in text
+    assert _page(client, previous)[0] == first
+
+
+def test_a_name_cursor_needs_its_person_id(app, login_as):
+    """A name order's cursor carries [name, person id]: one of another shape is refused even
+    when signed with the server's key (as a cursor written before person ids were in it)."""
+    user, expected = _equal_names(app)
+    client = app.test_client()
+    login_as(client, user)
+    _ids, url, _previous, _text = _page(client, path("TraineeView.search", q="王五"))
+    from urllib.parse import parse_qs, urlsplit
+
+    cursor = parse_qs(urlsplit(url).query)["cursor"][0]
+    sort, desc, key, last_id, forward, number = trainees._serializer().loads(cursor)
+    assert (sort, desc, forward, number) == ("name", 0, 1, 2) and key[0] == "王五"
+    row = db.session.get(Enrolment, last_id)
+    assert key[1] == row.person_id and expected.index(last_id) == 19
+
+    def signed(key_value, sort="name", desc=0):
+        return trainees._serializer().dumps([sort, desc, key_value, last_id, 1, 2])
+
+    assert signed(key) == cursor
+    for bad in ("王五", ["王五"], ["王五", str(key[1])], ["王五", 0], ["王五", 2**31],
+                ["王五", True], ["王五", key[1], key[1]], [key[1], key[1]], ["王" * 33, key[1]],
+                [None, key[1]], {"name": "王五"}):
+        assert client.get(path("TraineeView.search", q="王五", cursor=signed(bad))
+                          ).status_code == 400, bad
+    flipped = cursor[:-3] + ("A" if cursor[-3] != "A" else "B") + cursor[-2:]
+    assert client.get(path("TraineeView.search", q="王五", cursor=flipped)).status_code == 400
+    # Another order's key is a value alone, not a list.
+    enrolled = ["2026-11-28T10:00:00", key[1]]
+    assert client.get(path("TraineeView.search", q="王五", sort="enrolled", cursor=signed(
+        enrolled, "enrolled", 1))).status_code == 400
+    assert client.get(path("TraineeView.search", q="王五", sort="enrolled", cursor=signed(
+        enrolled[0], "enrolled", 1))).status_code == 200
 
 
 def test_a_city_regulator_pages_through_its_city_only(app, login_as):
