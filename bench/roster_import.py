@@ -3,7 +3,8 @@
 Usage: .venv/bin/python bench/roster_import.py [--rows 10000] [--photos 500]
 Set DATABASE_URL to import into PostgreSQL (a scratch database is created and dropped).
 Each figure sits next to its baseline measured in the same run: a bare openpyxl read-only
-read of the same file, and a bare Pillow decode + re-encode loop over the same photos.
+read of the same file (the two timed in turns, best of five each), and a bare Pillow decode +
+re-encode loop over the same photos.
 Prints a table and writes bench/results/roster_import.json.
 """
 import argparse
@@ -80,6 +81,19 @@ def timed(fn, *args, repeat: int = 3):
         elapsed = time.perf_counter() - start
         best = elapsed if best is None else min(best, elapsed)
     return best, result
+
+
+def timed_in_turns(*calls, repeat: int = 5):
+    """(best seconds, result) of each (fn, arg), the calls run one after the other each round."""
+    best: list = [None] * len(calls)
+    results: list = [None] * len(calls)
+    for _ in range(repeat):
+        for i, (fn, arg) in enumerate(calls):
+            start = time.perf_counter()
+            results[i] = fn(arg)
+            elapsed = time.perf_counter() - start
+            best[i] = elapsed if best[i] is None else min(best[i], elapsed)
+    return list(zip(best, results))
 
 
 def _import_child(uri: str, data: bytes, queue) -> None:
@@ -184,8 +198,9 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri})
     with app.app_context():
         data = make_roster(args.rows)
-        bare_s, counted = timed(bare_read, data)
-        check_s, report = timed(lambda d: roster.check(d), data)
+        # In turns, so that a busy moment of this shared machine falls on both alike.
+        (bare_s, counted), (check_s, report) = timed_in_turns(
+            (bare_read, data), (roster.check, data), repeat=5)
         assert report.ok and report.rows == args.rows, report.as_dict()
         files = photo_files(args.photos)
         bare_photos_s, _ = timed(bare_photo_loop, files, repeat=2)
@@ -213,7 +228,7 @@ def main() -> None:
         "bare_pillow_loop_s": round(bare_photos_s, 3),
         "photo_check_s": round(checked_photos_s, 3),
         "photo_ratio": round(checked_photos_s / bare_photos_s, 2),
-        "targets": {"check_ratio": 1.6, "import_ratio": 3.0, "photo_ratio": 1.3,
+        "targets": {"check_ratio": 1.3, "import_ratio": 3.0, "photo_ratio": 1.3,
                     "import_peak_rss_mb": 300},
     }
     for key, value in result.items():
