@@ -17,8 +17,17 @@ def _int(name: str, default: int) -> int:
 bind = os.environ.get("GUNICORN_BIND") or (
     f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or 8000}")
 
-# Processes x threads. Pages wait mostly on PostgreSQL, so a few threads per process help; each
-# process holds a full app (~150 MB) and its own pool of database connections (5 + 10 overflow).
+# Processes x threads. Each process holds a full app (~150 MB) and its own pool of database
+# connections (5 + 10 overflow). A page is mostly Python (6-13 ms of CPU; its SQL takes 2-6 ms), so
+# processes share out the CPU; the threads of a process share one interpreter lock and are there
+# for the connections it holds: a kept-alive connection stays with the worker that accepted it,
+# and Linux wakes the same worker first for new connections on the shared socket (32-42 of 50
+# users' on one of five). bench/load.py, 50 users on 2 cores: 5 x 4 gave page p95 70-131 ms in
+# four runs, 5 x 2 64-84 ms in three; 2 threads finish a request sooner (gunicorn's p95 37-47 ms
+# against 55-66), 4 work off the busy worker's queue sooner; how many connections that worker
+# holds decides more than either. SO_REUSEPORT spreads connections evenly, but then a stopping
+# worker (max_requests) resets those queued on its socket unless the host sets
+# net.ipv4.tcp_migrate_req=1, and a booting one takes connections seconds before it can serve.
 workers = _int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9))
 threads = _int("GUNICORN_THREADS", 4)
 worker_class = "gthread"
@@ -27,8 +36,10 @@ preload_app = False
 # Roster imports and PDFs of a whole plan take seconds, not minutes.
 timeout = _int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-# Longer than nothing, shorter than the load balancer's idle timeout (60 s on most).
-keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Longer than the load balancer's idle timeout (60 s on most): the balancer then closes an idle
+# connection first, and never sends a request down one gunicorn has just closed (a 502). Idle
+# kept-alive connections wait in the gthread worker's poller, not on a thread.
+keepalive = _int("GUNICORN_KEEPALIVE", 75)
 # Recycle workers now and then so a slow leak never takes a host down (jitter: not all at once).
 max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)  # thumbnails count: keep restarts rare
 max_requests_jitter = max_requests // 10
@@ -61,3 +72,5 @@ def post_worker_init(worker):
 
         worker.wsgi = ProxyFix(worker.wsgi, x_for=PROXY_COUNT, x_proto=PROXY_COUNT,
                                x_host=0, x_port=0, x_prefix=0)
+    # "Booting worker" is logged at the fork; this once the app is built and the worker serves.
+    worker.log.info("Worker ready (pid: %s)", worker.pid)

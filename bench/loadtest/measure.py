@@ -62,6 +62,51 @@ def server_times(log: Path, start: float, end: float) -> dict:
                    "p99_ms": pct(sorted(v), 99)} for kind, v in times.items()}
 
 
+ACCESS_CLIENT = re.compile(r'^(\S+) \S+ \S+ \[[^\]]+\] "(\w+) (\S+) HTTP/[\d.]+" \d{3} .* (\d+)ms$')
+
+
+def client_and_server(log: Path, browsers: list, kinds: tuple) -> dict:
+    """Each measured request of `kinds` next to the time gunicorn's worker took for it.
+
+    A user's requests are one after another and carry its own address (X-Forwarded-For,
+    the first field of the access log), so its n-th request is the n-th line with that address.
+    What the client saw beyond the worker's time (the gap) is the wait in gunicorn before a
+    thread took the request, the network stack, and the client's own wait to run and read.
+    """
+    served = defaultdict(list)
+    for line in log.read_text(errors="replace").splitlines():
+        found = ACCESS_CLIENT.match(line)
+        if found:
+            served[found.group(1)].append((found.group(2), found.group(3), float(found.group(4))))
+    client, server, gap, unmatched = [], [], [], 0
+    for browser in browsers:
+        lines = served.get(browser.user["address"], [])
+        if len(lines) != len(browser.samples):
+            unmatched += len(browser.samples)
+            continue
+        for (phase, kind, _t, ms, _status, _problem), (_m, _path, server_ms) in zip(
+                browser.samples, lines):
+            if phase == "run" and kind in kinds:
+                client.append(ms)
+                server.append(server_ms)
+                gap.append(ms - server_ms)
+    ordered = sorted(range(len(client)), key=client.__getitem__)
+    slowest = ordered[len(ordered) * 95 // 100:]  # the requests at or above the client's p95
+    return {"requests": len(client), "unmatched_requests": unmatched,
+            "client_p50_ms": pct(sorted(client), 50), "client_p95_ms": pct(sorted(client), 95),
+            "server_p50_ms": pct(sorted(server), 50), "server_p95_ms": pct(sorted(server), 95),
+            "gap_p50_ms": pct(sorted(gap), 50), "gap_p95_ms": pct(sorted(gap), 95),
+            "slowest_5pct": {"requests": len(slowest),
+                             "mean_client_ms": _mean(client[i] for i in slowest),
+                             "mean_server_ms": _mean(server[i] for i in slowest),
+                             "mean_gap_ms": _mean(gap[i] for i in slowest)}}
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return round(sum(values) / len(values), 1) if values else None
+
+
 def log_findings(log: Path, start: float) -> dict:
     text = log.read_text(errors="replace")
     lines = text.splitlines()
@@ -106,6 +151,36 @@ def tree_cpu(root: int) -> float:
         total += own + reaped
         todo.extend(p for p, (_, _, ppid) in parents.items() if ppid == pid)
     return total
+
+
+def client_cpu(clients) -> float:
+    """CPU seconds of this process and its client processes (alive, or ended but not reaped)."""
+    return _proc_cpu(os.getpid())[0] + sum(_proc_cpu(c.pid)[0] for c in clients)
+
+
+def connections_per_worker(master: int, port: int) -> list[int]:
+    """Established client connections to `port` held by each of gunicorn's workers (from /proc),
+    most first: a kept-alive connection stays with the worker that accepted it."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    counts = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or _proc_cpu(int(entry.name))[2] != master:
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+        except (FileNotFoundError, PermissionError):
+            continue
+        counts.append(sum(link[8:-1] in inodes for link in links if link.startswith("socket:[")))
+    return sorted(counts, reverse=True)
 
 
 def postgres_cpu(app) -> dict:

@@ -3,9 +3,13 @@ import json
 
 
 def print_report(r: dict) -> None:
-    print(f"{r['users']} users, {r['measured_s']} s, think {r['think_s']} s, gunicorn "
+    print(f"{r['users']} users in {r['client']['processes']} client processes, "
+          f"{r['measured_s']} s, think {r['think_s']} s, gunicorn "
           f"{r['gunicorn']['workers']}x{r['gunicorn']['threads']}, {r['cores']} cores, load "
           f"{r['load_average_before']} -> {r['load_average_after']}")
+    per_worker = r["gunicorn"]["client_connections_per_worker"]
+    print(f"client connections per gunicorn worker: {per_worker['start']} at the start, "
+          f"{per_worker['middle']} half-way")
     server = r["server_side"]
     print(f"{'kind':<13} {'count':>6} {'req/s':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
           f"{'max ms':>7} {'errors':>6}   {'server p50/p95 ms':>17}")
@@ -19,6 +23,12 @@ def print_report(r: dict) -> None:
     print(f"throughput {r['overall']['req_per_s']} req/s ({r['pages']['req_per_s']} pages/s); "
           f"errors {r['errors']['total']} {r['errors']['by_phase']}; CPU in the window "
           f"{r['cpu_during_window']}")
+    pair = r["pages_client_vs_server"]
+    print(f"pages, each request client-side next to gunicorn's time for it ({pair['requests']} "
+          f"matched, {pair['unmatched_requests']} not): client p50/p95 {pair['client_p50_ms']}/"
+          f"{pair['client_p95_ms']} ms, server {pair['server_p50_ms']}/{pair['server_p95_ms']} ms, "
+          f"gap {pair['gap_p50_ms']}/{pair['gap_p95_ms']} ms; slowest 5 %: "
+          f"{pair['slowest_5pct']}; client CPU {r['client']['cpu_ms_per_request']} ms/request")
     print("orders:", json.dumps(r["orders"], ensure_ascii=False))
     for s in r["seats"]:
         print(f"  plan {s['plan']}: quota {s['quota']} reserved {s['seats_reserved']} paid "

@@ -1,6 +1,8 @@
 """The servers of a run: a Redis database for it, a free port, gunicorn and huey_consumer
 started, awaited and stopped."""
 import os
+import re
+import runpy
 import secrets
 import signal
 import socket
@@ -46,15 +48,30 @@ def free_port() -> int:
 def server_env(uri: str, redis_url: str, port: int, args) -> dict:
     env = {**os.environ, "DATABASE_URL": uri, "REDIS_URL": redis_url,
            "JIANPEI_INSTANCE": os.environ["JIANPEI_INSTANCE"], "HOST": "127.0.0.1",
-           "PORT": str(port), "WEB_CONCURRENCY": str(args.workers),
-           "GUNICORN_THREADS": str(args.threads), "HUEY_WORKERS": "4",
+           "PORT": str(port), "HUEY_WORKERS": "4",
            "JIANPEI_PROXY_COUNT": "1", "SECRET_KEY": secrets.token_urlsafe(48),
            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     for key in ("GUNICORN_BIND", "GUNICORN_CONTROL_SOCKET"):
         env.pop(key, None)  # HOST/PORT must decide where gunicorn listens
+    # gunicorn.conf.py's processes and threads (production's) unless --workers/--threads say
+    for key, value in (("WEB_CONCURRENCY", args.workers), ("GUNICORN_THREADS", args.threads)):
+        if value is not None:
+            env[key] = str(value)
     if args.max_requests is not None:
         env["GUNICORN_MAX_REQUESTS"] = str(args.max_requests)
     return env
+
+
+def gunicorn_settings(env: dict) -> dict:
+    """gunicorn.conf.py's settings as gunicorn will read them in `env`."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -88,3 +105,17 @@ def wait_for_login_page(base: str, procs: list, logs: list, deadline_s: float = 
         if time.monotonic() - t0 > deadline_s:
             sys.exit("gunicorn did not answer /login/:\n" + logs[0].read_text()[-4000:])
         time.sleep(0.3)
+
+
+def wait_for_workers(count: int, proc: subprocess.Popen, log: Path, deadline_s: float = 120) -> float:
+    """Until each of gunicorn's `count` workers has built the app (gunicorn.conf.py logs
+    "Worker ready"). Users signing in before that would all be served, and kept alive, by the
+    first worker ready."""
+    t0 = time.monotonic()
+    while len(re.findall(r"Worker ready \(pid: \d+\)", log.read_text(errors="replace"))) < count:
+        if proc.poll() is not None:
+            sys.exit(f"gunicorn exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
+        if time.monotonic() - t0 > deadline_s:
+            sys.exit(f"not all {count} gunicorn workers became ready:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    return time.monotonic() - t0

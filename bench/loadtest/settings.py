@@ -22,4 +22,6 @@ TARGET_P95_MS = 150.0
 PAGE_KINDS = ("home", "open_plans", "enrol", "trainees", "orders", "order_show")
 ACTION_KINDS = ("order_create", "order_cancel")
 KIND_ORDER = ("login",) + PAGE_KINDS + ACTION_KINDS + ("photo",)
+# The simulated users run as threads in this many client processes (bench/load.py --processes).
+DEFAULT_CLIENT_PROCESSES = 5
 P_ORDER, P_CANCEL = 0.5, 0.3  # per round: try 生成订单 when offered; cancel a held order

@@ -1,12 +1,15 @@
-"""The simulated users: a thread each, with its own session and client address."""
+"""The simulated users: a thread each, with its own session and client address, shared among a
+few client processes (run_users), as 50 browsers would not share one interpreter lock."""
 import html
 import math
+import os
 import random
 import re
 import threading
 import time
 import urllib.parse
 from collections import Counter
+from types import SimpleNamespace
 
 import requests
 
@@ -198,7 +201,7 @@ class Browser(threading.Thread):
         self.events["orders cancelled" if "success" in kinds else "cancel refused"] += 1
 
     def run(self):
-        barrier = self.shared["barrier"]
+        barrier = self.shared["barrier"]  # every user of every process, and the main process
         ok = False
         try:
             ok = self.sign_in()
@@ -213,11 +216,12 @@ class Browser(threading.Thread):
         except Exception as error:  # noqa: BLE001
             self.errors.append({"phase": "warmup", "error": repr(error)})
         finally:
-            barrier.wait()  # the barrier's action starts the clock
+            barrier.wait()  # all warmed up: the main process starts the clock ...
+            barrier.wait()  # ... and sets the deadline before letting everyone go
         if not ok:
             return
         self.phase = "run"
-        self.deadline = self.shared["deadline"]
+        self.deadline = self.shared["deadline"].value
         try:
             if self.args.think > 0:  # users do not move in step
                 time.sleep(self.rng.uniform(0, self.args.think))
@@ -227,3 +231,17 @@ class Browser(threading.Thread):
             pass
         except Exception as error:  # noqa: BLE001
             self.errors.append({"phase": "run", "error": repr(error)})
+
+
+def run_users(first: int, users: list[dict], base: str, shared: dict, args, results) -> None:
+    """A client process: its share of the users as threads; their samples, errors and order
+    events are sent back through `results` (a Pipe's end)."""
+    browsers = [Browser(first + i, user, base, shared, args) for i, user in enumerate(users)]
+    for browser in browsers:
+        browser.start()
+    for browser in browsers:
+        browser.join(args.seconds + 900)
+    results.send([SimpleNamespace(user=b.user, samples=b.samples, errors=b.errors,
+                                  events=b.events) for b in browsers])
+    results.close()
+    os._exit(0)  # forked from the main process: none of its exit handlers are ours to run

@@ -166,6 +166,7 @@ def test_serve_prod_runs_web_workers_and_a_separate_consumer(scratch_database, s
     assert "huey consumer started (" not in text  # run.py's embedded one stays off under gunicorn
     workers = re.findall(r"Booting worker with pid: (\d+)", text)
     assert len(workers) == 2, text
+    assert sorted(re.findall(r"Worker ready \(pid: (\d+)\)", text)) == sorted(workers)
     children = [int(p) for p in re.findall(r"(?:huey_consumer|gunicorn) started \(pid (\d+)\)", text)]
     assert "Shutting down gracefully" in text and "Shutting down: Master" in text
     assert all(_gone(pid) for pid in children + [int(p) for p in workers])
@@ -192,8 +193,12 @@ def test_gunicorn_takes_the_client_address_from_the_load_balancer_only_when_told
     from werkzeug.test import EnvironBuilder
 
     def client_address(settings: dict) -> str:
-        worker = types.SimpleNamespace(wsgi=lambda environ, start: [environ["REMOTE_ADDR"]])
+        logged = []
+        worker = types.SimpleNamespace(wsgi=lambda environ, start: [environ["REMOTE_ADDR"]],
+                                       pid=4321, log=types.SimpleNamespace(
+                                           info=lambda message, *args: logged.append(message % args)))
         settings["post_worker_init"](worker)
+        assert logged == ["Worker ready (pid: 4321)"]  # bench/load.py waits for every worker's
         environ = EnvironBuilder(headers={"X-Forwarded-For": "203.0.113.7, 10.0.0.9"},
                                  environ_base={"REMOTE_ADDR": "10.0.0.2"}).get_environ()
         return worker.wsgi(environ, None)[0]
