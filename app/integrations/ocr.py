@@ -50,6 +50,20 @@ def _get_engine_locked():
     return _engine
 
 
+def rows(boxes: list) -> list[list]:
+    """Boxes grouped into visual rows, top to bottom, each row left to right (for the readers
+    of a page's fields: app/services/licence.py, app/services/id_card.py)."""
+    found: list[list] = []
+    for box in sorted(boxes, key=lambda b: b.y):
+        if found:
+            ref = found[-1][0]
+            if abs(ref.y - box.y) < max(min(box.height, ref.height) * 0.5, 4):
+                found[-1].append(box)
+                continue
+        found.append([box])
+    return [sorted(row, key=lambda b: b.x) for row in found]
+
+
 def warm() -> None:
     """Load the models and run each once, so that the first photo is read at full speed."""
     from PIL import Image, ImageDraw

@@ -14,12 +14,11 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
+from app.integrations.ocr import TextBox
+from app.integrations.ocr import rows as ocr_rows
 from app.services.codes import id_check_digit, mask_id_number
-
-if TYPE_CHECKING:
-    from app.integrations.ocr import TextBox
 
 FRONT, BACK, UNKNOWN = "front", "back", "unknown"
 FIELDS = ("number", "name", "gender", "birth_date")  # the order differences() reports them in
@@ -116,9 +115,9 @@ def read_id_card(image_path: str) -> IdCardReading:
     return parse_boxes(ocr.read(image_path))
 
 
-def parse_boxes(boxes: list["TextBox"]) -> IdCardReading:
+def parse_boxes(boxes: list[TextBox]) -> IdCardReading:
     """The reading of the boxes of one photo, upright and level (app.integrations.ocr.read)."""
-    rows = [_Row(row) for row in _rows([box for box in boxes if _compact(box.text)])]
+    rows = [_Row(row) for row in ocr_rows([box for box in boxes if _compact(box.text)])]
     number = _number(rows)
     side = _side(rows, number)
     if side == BACK:
@@ -147,19 +146,6 @@ class _Row:
         if at < 0 or at > 1:
             return None
         return self.text[at + len(label):].lstrip(":：")
-
-
-def _rows(boxes: list) -> list[list]:
-    """Boxes grouped into visual rows, top to bottom, each row left to right."""
-    rows: list[list] = []
-    for box in sorted(boxes, key=lambda b: b.y):
-        if rows:
-            ref = rows[-1][0]
-            if abs(ref.y - box.y) < max(min(box.height, ref.height) * 0.5, 4):
-                rows[-1].append(box)
-                continue
-        rows.append([box])
-    return [sorted(row, key=lambda b: b.x) for row in rows]
 
 
 def _labelled(rows: list[_Row], label: str) -> Optional[int]:

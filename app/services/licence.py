@@ -16,6 +16,7 @@ from typing import Any, Optional
 from flask_babel import lazy_gettext as _l
 
 from app.integrations.ocr import TextBox
+from app.integrations.ocr import rows as ocr_rows
 from app.services import N_
 from app.services.codes import USCC_ALPHABET, is_valid_uscc
 
@@ -123,19 +124,6 @@ def _compact(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
-def _rows(boxes: list) -> list[list]:
-    """Boxes grouped into visual rows, top to bottom, each row left to right."""
-    rows: list[list] = []
-    for box in sorted(boxes, key=lambda b: b.y):
-        if rows:
-            ref = rows[-1][0]
-            if abs(ref.y - box.y) < max(min(box.height, ref.height) * 0.5, 4):
-                rows[-1].append(box)
-                continue
-        rows.append([box])
-    return [sorted(row, key=lambda b: b.x) for row in rows]
-
-
 def _match_label(text: str) -> Optional[str]:
     text = text.lstrip(":：")
     for label in _LONGEST_FIRST:
@@ -148,7 +136,7 @@ def _split(boxes: list[TextBox]) -> tuple[list[_Label], list[_Piece]]:
     """Labels (also spread over two or three boxes) and the value pieces around them."""
     labels: list[_Label] = []
     pieces: list[_Piece] = []
-    for row in _rows(boxes):
+    for row in ocr_rows(boxes):
         i = 0
         while i < len(row):
             box = row[i]
@@ -261,7 +249,7 @@ def _value(label: _Label, labels: list[_Label], pieces: list[_Piece], columns: l
     candidates = [p for p in pieces
                   if p.x >= label.right - unit * 0.6 and p.x < right_limit
                   and label.y - unit * 0.6 <= p.y < bottom and p.height < unit * 2.2]
-    lines = _rows(candidates)
+    lines = ocr_rows(candidates)
     if not lines or abs(lines[0][0].y - label.y) > unit * 0.6:
         return None, 0.0
     taken = [lines[0]]
