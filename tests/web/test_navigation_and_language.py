@@ -297,6 +297,8 @@ BUILT = {
     "app/services/photos.py": {"photo.photo", "photo.id_photo", "photo.photo.batch",
                                "photo.id_photo.batch"},
     "app/services/enterprises.py": {"enterprise.approve", "enterprise.reject"},
+    "app/services/photo_checks.py": {"photo.photo.refused", "photo.id_photo.refused",
+                                     "photo.photo.confirm", "photo.id_photo.confirm"},
 }
 CODE = re.compile(r"[a-z_]+(\.[a-z_]+)+")
 
