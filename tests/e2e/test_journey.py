@@ -23,7 +23,9 @@ from tests.images import licence_jpeg, plain_jpeg, png_bytes
 from tests.portraits import portrait_jpeg
 from tests.web.test_i18n import ALLOWED
 
-pytestmark = pytest.mark.e2e
+# One worker runs the browser tests one after the other: their servers share Redis database
+# E2E_REDIS_DB (tests/e2e/server.py), and each flushes it when it starts.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 DAY = 24 * 3600
 # Training ends the day after tomorrow; the server is restarted this much later.

@@ -13,7 +13,9 @@ from app.menu import CATEGORY_LABELS, MY_ENTERPRISE
 from tests.e2e.browser import DEMO_PASSWORD, artifacts_dir, english_words, screenshot
 from tests.web.test_i18n import ALLOWED
 
-pytestmark = pytest.mark.e2e
+# One worker runs the browser tests one after the other: their servers share Redis database
+# E2E_REDIS_DB (tests/e2e/server.py), and each flushes it when it starts.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 ACCOUNTS = [  # (username, signs in on the staff tab, role)
     ("admin", True, scope.ADMIN),
