@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from app.services.codes import id_birth_date, id_check_digit
-from tests.licence_corpus import CITIES, GIVEN, STREETS, SURNAMES, _lighting
+from tests.licence_corpus import CITIES, GIVEN, STREETS, SURNAMES, _lighting, table
 
 MICRO_HEI = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"  # fonts-wqy-microhei (Makefile)
 ZEN_HEI = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"  # fonts-wqy-zenhei
@@ -377,19 +377,8 @@ def _noisy(rng, image: Image.Image, sigma: float) -> Image.Image:
 
 
 def _background(rng, size: tuple[int, int]) -> Image.Image:
-    """A table: a plain colour with a few edges and a grain."""
-    base = tuple(rng.randrange(60, 200) for _ in range(3))
-    image = Image.new("RGB", size, base)
-    draw = ImageDraw.Draw(image)
-    for _ in range(rng.randrange(2, 6)):
-        shade = tuple(max(0, c - rng.randrange(20, 60)) for c in base)
-        if rng.random() < 0.5:
-            y = rng.randrange(size[1])
-            draw.line((0, y, size[0], y + rng.randrange(-40, 40)), fill=shade, width=rng.randrange(2, 12))
-        else:
-            x = rng.randrange(size[0])
-            draw.line((x, 0, x + rng.randrange(-40, 40), size[1]), fill=shade, width=rng.randrange(2, 12))
-    return _noisy(rng, image, rng.uniform(4, 12))
+    """A table with a grain (seeded: the same photo for the same seed)."""
+    return _noisy(rng, table(rng, size), rng.uniform(4, 12))
 
 
 def _photograph(rng, card: Image.Image, rotation: int, width: Optional[int]):

@@ -335,6 +335,13 @@ def _draw_licence(rng, truth: dict, rows: list, layout: str) -> Image.Image:
 # --- the photo ------------------------------------------------------------------------
 
 def _background(rng, size: tuple[int, int]) -> Image.Image:
+    image = table(rng, size)
+    noise = Image.effect_noise(size, rng.randrange(8, 25)).convert("RGB")
+    return ImageChops.multiply(image, ImageChops.add(noise, Image.new("RGB", size, (128, 128, 128)), 1.0, 0))
+
+
+def table(rng, size: tuple[int, int]) -> Image.Image:
+    """What a document is photographed on: a plain colour with a few edges (no grain yet)."""
     base = tuple(rng.randrange(60, 200) for _ in range(3))
     image = Image.new("RGB", size, base)
     draw = ImageDraw.Draw(image)
@@ -346,8 +353,7 @@ def _background(rng, size: tuple[int, int]) -> Image.Image:
         else:
             x = rng.randrange(size[0])
             draw.line((x, 0, x + rng.randrange(-40, 40), size[1]), fill=shade, width=rng.randrange(2, 12))
-    noise = Image.effect_noise(size, rng.randrange(8, 25)).convert("RGB")
-    return ImageChops.multiply(image, ImageChops.add(noise, Image.new("RGB", size, (128, 128, 128)), 1.0, 0))
+    return image
 
 
 def _lighting(rng, image: Image.Image) -> Image.Image:
