@@ -211,7 +211,12 @@ class PhotoCheckState(LabelledEnum):
     @classmethod
     def unresolved(cls) -> tuple["PhotoCheckState", ...]:
         """The states an order waits for: still being checked, or a finding nobody decided."""
-        return cls.QUEUED, cls.MISMATCH, cls.UNREADABLE
+        return (cls.QUEUED, *cls.for_the_clerk())
+
+    @classmethod
+    def for_the_clerk(cls) -> tuple["PhotoCheckState", ...]:
+        """Findings the enterprise's clerk has to settle (the machine is done)."""
+        return cls.MISMATCH, cls.UNREADABLE
 
 
 class NoticeKind(LabelledEnum):

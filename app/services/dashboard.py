@@ -9,13 +9,14 @@ from typing import Any, Optional
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, distinct, exists, func, select
 
 from app import clock, scope
 from app.extensions import db
+from app.services import photo_checks
 from app.services.plans import may_enrol
 from models.assessment import AssessmentPlan, Certificate, Score, ScoreReport
-from models.enrolment import Enrolment
+from models.enrolment import Enrolment, PhotoCheck
 from models.orders import Order
 from models.organisation import Enterprise, Institution
 from models.reference import PROVINCE_CODE, Occupation, Region
@@ -24,6 +25,7 @@ from models.states import (
     CertificateState,
     EnrolmentState,
     OrderState,
+    PhotoCheckState,
     PlanPhase,
     PlanState,
     ReviewState,
@@ -296,6 +298,9 @@ def _enterprise_actions(user: Any) -> list[Action]:
     photos = photos_missing(user, now)
     found.append(_action("photos_missing", _l("Trainees missing photos"), photos,
                          sum(item.count for item in photos)))
+    findings = photos_to_settle(user, now)
+    found.append(_action("photos_to_settle", _l("Trainees whose photo check needs you"), findings,
+                         sum(item.count for item in findings)))
     found.append(_action("tickets", _l("Admission tickets available"),
                          tickets_available(user, now)))
     return found
@@ -324,6 +329,22 @@ def photos_missing(user: Any, now: dt.datetime) -> list[Item]:
         .group_by(TrainingPlan.id).order_by(TrainingPlan.enrol_end, TrainingPlan.id)).all()
     return [Item(str(plan), "enrolment_plan", plan.id, count=count)
             for plan, count in rows]
+
+
+def photos_to_settle(user: Any, now: dt.datetime) -> list[Item]:
+    """Per plan still enrolling: trainees not yet in an order whose current photo the machine
+    found differing from the roster or unreadable, which holds their order (生成订单)."""
+    n = func.count(distinct(Enrolment.id))
+    rows = db.session.execute(
+        select(TrainingPlan, n)
+        .join(Enrolment, Enrolment.plan_id == TrainingPlan.id)
+        .join(PhotoCheck, PhotoCheck.enrolment_id == Enrolment.id)
+        .where(_enrolled(user), Enrolment.order_id.is_(None),
+               PhotoCheck.state.in_([s.value for s in PhotoCheckState.for_the_clerk()]),
+               photo_checks.about_current_photo(),
+               TrainingPlan.in_phase(PlanPhase.ENROLLING, now))
+        .group_by(TrainingPlan.id).order_by(TrainingPlan.enrol_end, TrainingPlan.id)).all()
+    return [Item(str(plan), "enrolment_plan", plan.id, count=count) for plan, count in rows]
 
 
 def tickets_available(user: Any, now: dt.datetime) -> list[Item]:

@@ -339,12 +339,18 @@ def unresolved(enrolment_ids: Iterable[int]) -> list[PhotoCheck]:
     ids = list(enrolment_ids)
     if not ids:
         return []
-    current = or_(and_(PhotoCheck.kind == PHOTO, PhotoCheck.photo_key == Enrolment.photo_key),
-                  and_(PhotoCheck.kind == ID_PHOTO, PhotoCheck.photo_key == Enrolment.id_photo_key))
     return list(db.session.scalars(
         select(PhotoCheck).join(Enrolment, PhotoCheck.enrolment_id == Enrolment.id)
-        .where(PhotoCheck.enrolment_id.in_(ids), PhotoCheck.state.in_(UNRESOLVED), current)
+        .where(PhotoCheck.enrolment_id.in_(ids), PhotoCheck.state.in_(UNRESOLVED),
+               about_current_photo())
         .order_by(PhotoCheck.enrolment_id, PhotoCheck.kind)))
+
+
+def about_current_photo():
+    """SQL, with PhotoCheck joined to its Enrolment: the check is about the file the trainee
+    has now (_holds_order's second half)."""
+    return or_(and_(PhotoCheck.kind == PHOTO, PhotoCheck.photo_key == Enrolment.photo_key),
+               and_(PhotoCheck.kind == ID_PHOTO, PhotoCheck.photo_key == Enrolment.id_photo_key))
 
 
 def _holds_order(enrolment: Enrolment, check: PhotoCheck) -> bool:

@@ -6,10 +6,12 @@ import re
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import delete, select
 
 from app import scope
 from app.extensions import db
 from app.services import dashboard
+from models.enrolment import Enrolment, PhotoCheck
 from models.assessment import Score, ScoreReport
 from models.reference import Occupation
 from models.states import CertificateState
@@ -272,6 +274,50 @@ def test_enterprise_sees_what_needs_its_action(world):
     # Tickets: C's exam is approved and still to come; B, H and J's exams are over.
     assert [(item.target, item.id, item.count) for item in actions["tickets"].items] == [
         ("enrolled_plan", plans["C"].id, 2)]
+
+
+def _check(enrolment, state: str, kind: str = "id_photo", photo_key: str | None = None):
+    key = photo_key or (enrolment.id_photo_key if kind == "id_photo" else enrolment.photo_key)
+    db.session.add(PhotoCheck(enrolment_id=enrolment.id, kind=kind, photo_key=key, state=state,
+                              queued_at=NOW))
+
+
+def test_photo_findings_wait_for_the_enterprise(app, login_as, world):
+    plans = world["plans"]
+    ready, = [e for e in _live(plans["A"]) if e.order_id is None and e.photo_key]
+    ordered = next(e for e in _live(plans["A"]) if e.order_id == world["to_pay"].id)
+    k_ningbo = next(e for e in _live(plans["K"]) if e.enterprise_id != ready.enterprise_id)
+    _check(ready, "mismatch")  # the ID card differs from the roster row
+    _check(ready, "unreadable", kind="photo")  # the same trainee: counted once
+    _check(ordered, "mismatch")  # in an order already: nothing to do here
+    _check(k_ningbo, "mismatch")  # another enterprise's trainee
+    db.session.commit()
+    actions = _actions(world["hz_enterprise"])
+    assert list(actions) == ["orders_to_pay", "photos_missing", "photos_to_settle", "tickets"]
+    assert actions["photos_to_settle"].count == 1
+    assert [(i.target, i.id, i.count) for i in actions["photos_to_settle"].items] == [
+        ("enrolment_plan", plans["A"].id, 1)]
+    page = _home(app, login_as, world["hz_enterprise"])
+    settle = page.split('id="action-photos_to_settle"')[1].split("</li>")[0]
+    assert "照片核对待处理的学员" in page and path("EnrolmentView.plan", plan_id=plans["A"].id) in settle
+    assert _actions(world["nb_enterprise"])["photos_to_settle"].count == 1
+
+    # Settled (confirmed, or a new photo whose check is under way): nothing waits.
+    for check in db.session.scalars(select(PhotoCheck).where(PhotoCheck.enrolment_id == ready.id)):
+        check.state = "confirmed" if check.kind == "id_photo" else "queued"
+    db.session.commit()
+    assert "photos_to_settle" not in _actions(world["hz_enterprise"])
+
+    # A finding about a file since replaced holds nothing either.
+    db.session.execute(delete(PhotoCheck).where(PhotoCheck.enrolment_id == ready.id))
+    _check(ready, "mismatch", photo_key="an-older-file.jpg")
+    db.session.commit()
+    assert "photos_to_settle" not in _actions(world["hz_enterprise"])
+
+
+def _live(plan) -> list[Enrolment]:
+    return list(db.session.scalars(select(Enrolment).where(Enrolment.plan_id == plan.id)
+                                   .order_by(Enrolment.id)))
 
 
 def test_enterprise_with_nothing_to_do_and_a_rejected_one(world):
