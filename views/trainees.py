@@ -65,8 +65,13 @@ class TraineeView(BaseView):
         query = _search_query(request.args)
         try:
             page = trainees.search(query, g.user, request.args.get("cursor", ""))
+        except trainees.StaleCursor:
+            flash(gettext("That page link is out of date (a bookmark from before, or the order "
+                          "was changed): the search starts again at page 1."), "warning")
+            return redirect(url_for(".search", **{k: v for k, v in request.args.items()
+                                                  if k not in PAGING_ARGS}))
         except trainees.BadCursor:
-            abort(400)  # a cursor edited or from another search: malformed like a bad number
+            abort(400)  # a cursor edited by hand: malformed like a bad number
         return self.render_template(
             "trainees/search.html", query=query, page=page, rows=page.rows,
             args={k: v for k, v in request.args.items() if k not in PAGING_ARGS}, styles=STYLES,

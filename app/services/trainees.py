@@ -235,7 +235,12 @@ SHOWN = (joinedload(Enrolment.enterprise), joinedload(Enrolment.occupation),
 
 
 class BadCursor(ValueError):
-    """A page cursor this server did not write for this search (the view answers 400)."""
+    """A page cursor this server did not write (the view answers 400)."""
+
+
+class StaleCursor(BadCursor):
+    """A cursor this server wrote, but not for this search's order or in today's form: a link
+    bookmarked before a change, or the order changed by hand (the view starts at page 1)."""
 
 
 @dataclass
@@ -302,16 +307,21 @@ def _cursor(query: Search, row: Row, forward: bool, number: int) -> str:
 
 def read_cursor(text: str, query: Search) -> tuple[tuple, int, bool, int]:
     """(sort key, enrolment id, forward, page number) of a cursor written for `query`'s
-    order, else BadCursor. The sort key has the sort column's value, then its TIES."""
+    order: BadCursor when this server did not sign it, StaleCursor when it did but it does
+    not fit. The sort key has the sort column's value, then its TIES."""
     try:
-        sort, desc, value, last_id, forward, number = _serializer().loads(text)
+        content = _serializer().loads(text)
+    except BadData as error:
+        raise BadCursor(str(error)) from None
+    try:
+        sort, desc, value, last_id, forward, number = content
         if (sort, bool(desc)) != query.order or desc not in (0, 1):
             raise ValueError("another order")
         if not (_an_id(last_id) and forward in (0, 1) and _an_id(number)):
             raise ValueError("out of range")
         return _key_value(sort, value), last_id, bool(forward), number
-    except (BadData, TypeError, ValueError) as error:
-        raise BadCursor(str(error)) from None
+    except (TypeError, ValueError) as error:
+        raise StaleCursor(str(error)) from None
 
 
 def _matching(filtered: Select, query: Search) -> tuple[Select, Any, tuple]:
@@ -395,7 +405,7 @@ def count(query: Search, user: Any, at_most: Optional[int] = None) -> int:
 
 def search(query: Search, user: Any, cursor: str = "", per_page: int = PER_PAGE) -> Page:
     """The page of matches `cursor` points to (the first without one), the matches counted up
-    to COUNT_CAP; BadCursor for a cursor not written for this search's order. Three statements:
+    to COUNT_CAP; BadCursor or StaleCursor (read_cursor). Three statements:
     the capped count, the page's ids (per_page + 1, to know whether more follow), its rows."""
     after, forward, number = None, True, 1
     if cursor:

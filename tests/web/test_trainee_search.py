@@ -380,14 +380,14 @@ def test_a_name_cursor_needs_its_person_id(app, login_as):
     for bad in ("王五", ["王五"], ["王五", str(key[1])], ["王五", 0], ["王五", 2**31],
                 ["王五", True], ["王五", key[1], key[1]], [key[1], key[1]], ["王" * 33, key[1]],
                 [None, key[1]], {"name": "王五"}):
-        assert client.get(path("TraineeView.search", q="王五", cursor=signed(bad))
-                          ).status_code == 400, bad
+        _starts_again(client, path("TraineeView.search", q="王五", cursor=signed(bad)),
+                      path("TraineeView.search", q="王五"))
     flipped = cursor[:-3] + ("A" if cursor[-3] != "A" else "B") + cursor[-2:]
     assert client.get(path("TraineeView.search", q="王五", cursor=flipped)).status_code == 400
     # Another order's key is a value alone, not a list.
     enrolled = ["2026-11-28T10:00:00", key[1]]
-    assert client.get(path("TraineeView.search", q="王五", sort="enrolled", cursor=signed(
-        enrolled, "enrolled", 1))).status_code == 400
+    _starts_again(client, path("TraineeView.search", q="王五", sort="enrolled", cursor=signed(
+        enrolled, "enrolled", 1)), path("TraineeView.search", q="王五", sort="enrolled"))
     assert client.get(path("TraineeView.search", q="王五", sort="enrolled", cursor=signed(
         enrolled[0], "enrolled", 1))).status_code == 200
 
@@ -433,7 +433,28 @@ def test_the_total_is_counted_up_to_the_cap(app, world, login_as, monkeypatch):
     assert sheet.active.max_row == 1 + 6
 
 
-def test_a_tampered_or_foreign_cursor_is_refused_with_400(app, world, login_as):
+def _starts_again(client, url: str, first_page: str) -> None:
+    """A cursor this server signed that no longer fits: back to page 1 of the same search,
+    saying so."""
+    response = client.get(url)
+    assert response.status_code == 302, url
+    assert response.headers["Location"] == first_page
+    page = client.get(first_page).get_data(as_text=True)
+    assert "该翻页链接已失效" in page and "第 1 页" in page
+
+
+def test_a_cursor_from_before_the_name_order_changed_starts_again(app, world, login_as):
+    """Name-order cursors once carried the name alone; a bookmarked 下一页 of then is signed
+    but has no person id: page 1 again, with a message, not an error page."""
+    gen_trainees(world["enterprise"], world["plan"], 25)
+    client = app.test_client()
+    login_as(client, world["user"])
+    old = trainees._serializer().dumps(["name", 0, "王五", 1, 1, 2])
+    _starts_again(client, path("TraineeView.search", q="王", sort="name", cursor=old),
+                  path("TraineeView.search", q="王", sort="name"))
+
+
+def test_a_tampered_cursor_is_refused_with_400_and_a_foreign_one_starts_again(app, world, login_as):
     gen_trainees(world["enterprise"], world["plan"], 25)
     client = app.test_client()
     login_as(client, world["user"])
@@ -446,5 +467,6 @@ def test_a_tampered_or_foreign_cursor_is_refused_with_400(app, world, login_as):
     payload = cursor.split(".")[0]
     for bad in (flipped, "x", "..", "%ff", cursor + "x", payload + ".", "W10.abc"):
         assert client.get(path("TraineeView.search", cursor=bad)).status_code == 400, bad
-    # A genuine cursor of another order (the sort field changed by hand) is refused too.
-    assert client.get(path("TraineeView.search", cursor=cursor, sort="name")).status_code == 400
+    # A genuine cursor of another order (the sort field changed by hand) starts again.
+    _starts_again(client, path("TraineeView.search", cursor=cursor, sort="name"),
+                  path("TraineeView.search", sort="name"))
