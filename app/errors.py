@@ -40,6 +40,15 @@ def _page(status: int, message=None):
         return render_template("error_plain.html", status=status, message=text), status
 
 
+def _answer(status: int, message=None):
+    """The error page, or to a script (a send-code button, a poll) the same words in JSON: the
+    shape of our buttons' answers ({ok, error}) and of refused() ({message, status})."""
+    if _wants_json():
+        text = str(message or MESSAGES.get(status, MESSAGES[500]))
+        return jsonify(ok=False, error=text, message=text, status=status), status
+    return _page(status, message)
+
+
 def _wants_json() -> bool:
     """A script's request (fetch/XHR), not a page the browser navigates to."""
     if request.headers.get("X-Requested-With"):
@@ -87,7 +96,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(_error):
-        return _page(400, _l("The form expired or was sent from another page. Please reload and try again."))
+        return _answer(400, _l("The form expired or was sent from another page. Please reload and try again."))
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
@@ -95,9 +104,9 @@ def register(app: Flask) -> None:
             return error
         if error.response is not None:  # made for this error, e.g. a limit's JSON answer to the API
             return error.response
-        return _page(error.code)
+        return _answer(error.code)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         log.exception("unhandled error", exc_info=error)
-        return _page(500)
+        return _answer(500)

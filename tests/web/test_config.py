@@ -170,6 +170,35 @@ def test_public_forms_are_rate_limited(make_app):
         assert forgot[-1] == 429
 
 
+JSON_ANSWER = {"Accept": "application/json"}  # what our pages' scripts send (fetch)
+
+
+def test_a_script_is_answered_in_json_when_a_limit_refuses(make_app):
+    """The send-code button reads JSON: the limit's answer is JSON with the Chinese words that
+    the button shows (answer.error), not an HTML page its script cannot read."""
+    app = make_app(RATELIMIT_ENABLED=True, PUBLIC_FORM_RATE_LIMIT="2 per hour")
+    with app.app_context():
+        client = app.test_client()
+        answers = [client.post("/register/sms", data={"mobile": "1"}, headers=JSON_ANSWER)
+                   for _ in range(3)]
+        assert [a.status_code for a in answers] == [400, 400, 429]
+        refused = answers[-1].get_json()
+        assert refused["ok"] is False and refused["status"] == 429
+        assert "尝试次数过多" in refused["error"] and refused["message"] == refused["error"]
+        page = client.post("/register/sms", data={"mobile": "1"})  # a browser's own request
+        assert page.status_code == 429 and "<html" in page.get_data(as_text=True)
+
+
+def test_a_script_is_answered_in_json_when_its_form_expired(make_app):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    answer = client.post("/register/sms", data={"mobile": "13800138000"}, headers=JSON_ANSWER)
+    assert answer.status_code == 400
+    assert answer.get_json()["ok"] is False and "表单已过期" in answer.get_json()["error"]
+    missing = client.get("/no-such-page", headers=JSON_ANSWER)
+    assert missing.status_code == 404 and "页面或记录不存在" in missing.get_json()["error"]
+
+
 def test_web_workers_share_login_counters_through_redis(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/5")
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
