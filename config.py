@@ -69,7 +69,9 @@ FAB_ADD_SECURITY_API = False  # fails with marshmallow 4 (STACK-NOTES)
 # never as a side effect of starting a web worker.
 FAB_CREATE_DB = False
 FAB_UPDATE_PERMS = False
-FAB_PASSWORD_COMPLEXITY_ENABLED = False
+# Flask-AppBuilder's own password forms (an admin adds a user or resets a password) check
+# accounts' rule: create_app() sets FAB_PASSWORD_COMPLEXITY_VALIDATOR (views/security.py).
+FAB_PASSWORD_COMPLEXITY_ENABLED = True
 
 # Login is rate limited per client address (Flask-Limiter behind FAB).
 RATELIMIT_ENABLED = True

@@ -27,7 +27,9 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     with app.app_context():
         _enable_sqlite_wal()
         from app import menu
-        from views.security import JianpeiSecurityManager
+        from views.security import JianpeiSecurityManager, password_rule
+
+        app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", password_rule)
 
         # One AppBuilder per app: it keeps its views, and tests build many apps.
         appbuilder = AppBuilder(app, db.session, security_manager_class=JianpeiSecurityManager)

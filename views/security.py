@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from flask import Response, abort, current_app, g, jsonify, redirect, request, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import PermissionView, assoc_permissionview_role
 from flask_appbuilder.security.views import UserDBModelView
@@ -27,6 +28,15 @@ from app.services import accounts
 from models.user import JianpeiUser
 from views.auth import ChangeMyPasswordView, JianpeiAuthDBView
 from views.base import EagerInterface, FormattedViewMixin
+
+
+def password_rule(password: str) -> None:
+    """FAB_PASSWORD_COMPLEXITY_VALIDATOR: Flask-AppBuilder's own password forms (an admin adds a
+    user, or resets one's password from the user list) keep accounts' one rule."""
+    try:
+        accounts.check_new_password(password, password)
+    except accounts.PasswordRefused as refused:
+        raise PasswordComplexityValidationError(str(refused)) from None
 
 
 def role_labels(roles) -> str:

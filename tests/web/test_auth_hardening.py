@@ -3,6 +3,7 @@ password change, reset and logout (6, 16), 修改手机号 codes are limited (7)
 answers a real pair as it answers a wrong one (15)."""
 import re
 
+from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import func, select
 
 from app import scope
@@ -150,6 +151,28 @@ def test_api_tokens_and_sessions_stop_working_after_an_admins_reset(app, client,
     assert _api_status(client, access) == 401
     assert session.get("/my/enterprise/").status_code == 302  # signed out
     assert _api_status(client, _tokens(client, user, "Admin@Reset1")[0]) == 200
+
+
+def test_an_admin_cannot_set_a_short_password(app, login_as):
+    """The one password rule holds in Flask-AppBuilder's own forms too: the admin's reset from
+    the user list, and 添加用户."""
+    _enterprise, user = _enterprise_user()
+    before = user.password
+    admin = app.test_client()
+    login_as(admin, gen_user(scope.ADMIN))
+    response = admin.post(f"/resetpassword/form?pk={user.id}",
+                          data={"password": "Ab@1", "conf_password": "Ab@1"})
+    assert response.status_code == 200
+    assert "密码至少需要 8 个字符" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(type(user), user.id).password == before
+    added = admin.post("/users/add", data={
+        "first_name": "张", "last_name": "三", "username": "short-pw", "active": "y",
+        "email": "short@example.com", "roles": [str(db.session.scalar(
+            select(Role.id).where(Role.name == scope.ADMIN)))],
+        "password": "Ab@1", "conf_password": "Ab@1"})
+    assert added.status_code == 200 and "密码至少需要 8 个字符" in added.get_data(as_text=True)
+    assert app.appbuilder.sm.find_user(username="short-pw") is None
 
 
 # 16. Logout ends the session on the server.
