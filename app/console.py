@@ -1,9 +1,11 @@
 """The admins' data console (Flask-Admin) at /console, behind Flask-AppBuilder's login."""
 from decimal import Decimal
 
-from flask import current_app, redirect, request
+from flask import current_app, flash, redirect, request
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.helpers import get_redirect_target
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.validators import ValidationError
@@ -62,12 +64,22 @@ class ConsoleIndexView(AdminIndexView):
         return self.render("console/index.html")
 
 
+EXPORT_MAX_ROWS = 10_000  # a console export is built in the request: bounded, never cut short
+
+
+class _TooManyRows(Exception):
+    def __init__(self, count: int):
+        super().__init__(count)
+        self.count = count
+
+
 class ConsoleModelView(ModelView):
     """Admin-only; every change lands in the audit log."""
 
     can_export = True
     can_view_details = True
     page_size = 50
+    export_max_rows = EXPORT_MAX_ROWS
 
     def is_accessible(self):
         return _is_admin()
@@ -88,6 +100,24 @@ class ConsoleModelView(ModelView):
         """The list's (and its export's) query arguments, refused with 400 when malformed."""
         check_numbers(request.args, LIST_NUMBERS)
         return super()._get_list_extra_args()
+
+    def _export_data(self):
+        count, rows = super()._export_data()  # at most export_max_rows rows, and the count
+        if count is not None and count > self.export_max_rows:
+            raise _TooManyRows(count)
+        return count, rows
+
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        """Flask-Admin's export, refused (not silently cut) when more rows match than it
+        holds: the admin filters first."""
+        try:
+            return super().export(export_type)
+        except _TooManyRows as too_many:
+            flash(gettext("%(count)s rows match, and an export holds at most %(max)s. Filter the "
+                          "list first, then export.", count=too_many.count,
+                          max=self.export_max_rows), "error")
+            return redirect(get_redirect_target() or self.get_url(".index_view"))
 
     def get_export_value(self, model, name):
         """Every exported cell as text a spreadsheet cannot take for a formula (numbers stay)."""

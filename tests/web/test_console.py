@@ -1,6 +1,7 @@
 """The admins' data console: dictionaries edited inline, retired not deleted, all audited."""
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from app import console
 from app.extensions import db
 from app.services import dictionaries
 from models.audit import AuditLog
@@ -70,6 +71,22 @@ def test_search_and_export(app, login_as):
     export = client.get("/console/console_occupation/export/csv/")
     assert export.status_code == 200
     assert "钢筋工" in export.get_data(as_text=True)
+
+
+def test_an_export_larger_than_its_cap_is_refused_not_cut(app, login_as, monkeypatch):
+    client = _admin_client(app, login_as)
+    total = db.session.scalar(select(func.count()).select_from(Occupation))
+    monkeypatch.setattr(console.ConsoleModelView, "export_max_rows", total - 1)
+    refused = client.get("/console/console_occupation/export/csv/")
+    assert refused.status_code == 302 and "/console/console_occupation/" in refused.location
+    page = client.get(refused.location).get_data(as_text=True)
+    assert f"共有 {total} 行符合条件" in page and f"最多 {total - 1} 行" in page
+    # Filtered below the cap, the export is whole.
+    export = client.get("/console/console_occupation/export/csv/?search=钢筋")
+    assert export.status_code == 200 and "钢筋工" in export.get_data(as_text=True)
+    monkeypatch.setattr(console.ConsoleModelView, "export_max_rows", total)
+    whole = client.get("/console/console_occupation/export/csv/").get_data(as_text=True)
+    assert len(whole.strip().splitlines()) == 1 + total
 
 
 def test_audit_log_in_console_is_read_only(app, login_as):
