@@ -172,6 +172,27 @@ def test_an_id_card_or_a_page_is_refused_for_its_text(photos, name, refusal):
     assert _id(content_problem(photos[name])) == refusal
 
 
+def test_a_photo_without_text_reads_as_no_boxes_without_a_warning(tmp_path):
+    """RapidOCR warns "The text detection result is empty" on a picture without text; for us
+    that is an answer (every portrait), so the adapter keeps it out of the log."""
+    import logging
+
+    from PIL import Image
+
+    blank = tmp_path / "blank.jpg"
+    Image.new("RGB", (600, 800), "white").save(blank, "JPEG")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    engine_log = logging.getLogger("RapidOCR")
+    engine_log.addHandler(handler)
+    try:
+        assert ocr.read(str(blank)) == []
+    finally:
+        engine_log.removeHandler(handler)
+    assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
+
+
 def test_every_refusal_has_a_chinese_message():
     with open(ROOT / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po", "rb") as f:
         zh = {m.id: m.string for m in read_po(f) if m.id}
