@@ -5,7 +5,7 @@ from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.views import AuthDBView, ResetMyPasswordView
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_login import login_user
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
@@ -18,6 +18,17 @@ class JianpeiAuthDBView(AuthDBView):
 
     login_template = "login.html"
     title = _l("Sign in")
+
+    @expose("/logout/", methods=["GET", "POST"])
+    def logout(self):
+        """退出登录 ends every session and API token of the account (accounts.sign_out), so only
+        the menu's form does it: a POST with the CSRF token. A link or an image on another site
+        cannot sign anybody out; a GET (typed, bookmarked) asks first."""
+        if request.method == "POST":
+            return super().logout()
+        if not current_user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_login)
+        return self.render_template("logout.html", title=_l("Sign out"))
 
 
 class ChangePasswordForm(DynamicForm):

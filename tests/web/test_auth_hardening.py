@@ -177,6 +177,31 @@ def test_an_admin_cannot_set_a_short_password(app, login_as):
 
 # 16. Logout ends the session on the server.
 
+def test_only_the_menus_form_signs_out(make_app):
+    """Signing out ends the account's sessions everywhere and its API tokens: a GET (a link,
+    an image on another site) only asks, and a POST needs the form's CSRF token."""
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        _enterprise, user = _enterprise_user()
+        client = app.test_client()
+        login = client.get("/login/").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login).group(1)
+        assert client.post("/login/", data={"username": user.username, "password": PASSWORD,
+                                            "csrf_token": token}).status_code == 302
+        home = client.get("/my/enterprise/").get_data(as_text=True)
+        menu = re.search(r'<form method="post" action="/logout/" class="logout-form">.*?</form>',
+                         home, re.S).group(0)
+        assert 'name="csrf_token"' in menu and "退出登录" in menu
+        asked = client.get("/logout/")
+        assert asked.status_code == 200 and "将结束本账号在所有设备上的登录" in asked.get_data(as_text=True)
+        assert client.post("/logout/").status_code == 400  # no token: a forged form
+        assert client.get("/my/enterprise/").status_code == 200  # still signed in
+        form_token = re.search(r'name="csrf_token" value="([^"]+)"', menu).group(1)
+        assert client.post("/logout/", data={"csrf_token": form_token}).status_code == 302
+        assert client.get("/my/enterprise/").status_code == 302
+        assert client.get("/logout/").status_code == 302  # signed out: to the login page
+
+
 def test_logout_ends_a_copied_session_cookie_and_api_tokens(app, client, login_as):
     _enterprise, user = _enterprise_user()
     access, refresh = _tokens(app.test_client(), user)
@@ -184,7 +209,7 @@ def test_logout_ends_a_copied_session_cookie_and_api_tokens(app, client, login_a
     copy = app.test_client()
     copy.set_cookie("session", client.get_cookie("session").value)
     assert copy.get("/my/enterprise/").status_code == 200
-    client.get("/logout/")
+    client.post("/logout/")
     assert client.get("/my/enterprise/").status_code == 302
     signed_out = copy.get("/my/enterprise/")
     assert signed_out.status_code == 302 and "/login/" in signed_out.headers["Location"]

@@ -222,7 +222,7 @@ def test_a_code_cannot_be_used_twice(app, client):
     _first, second = register(client, uscc, mobile="13922223333")
     assert second.status_code == 302
     code = last_code("13922223333")
-    client.get("/logout/")
+    client.post("/logout/")
     again = gen_uscc()
     first = client.post("/register/", data={**form_fields(again, "13922223333"),
                                             **documents(again)},
