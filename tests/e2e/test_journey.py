@@ -26,6 +26,8 @@ from tests.web.test_i18n import ALLOWED
 # One worker runs the browser tests one after the other: their servers share Redis database
 # E2E_REDIS_DB (tests/e2e/server.py), and each flushes it when it starts.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+# The page's own form: every signed-in page also has the user menu's 退出登录 form.
+SUBMIT = "form:not(.logout-form) button[type=submit]"
 
 DAY = 24 * 3600
 # Training ends the day after tomorrow; the server is restarted this much later.
@@ -176,7 +178,7 @@ def test_enterprise_trains_workers_to_certificates(server, person):
 
     with steps.step("institution-submits-plan", institution) as me:
         page = me.page
-        page.click("form button[type=submit]")
+        page.click(SUBMIT)
         page.wait_for_url(re.compile(r"/trainingplanview/show/\d+$"))  # saved: the plan opens
         _flash(page).to_be_visible()
         expect(page.locator("body")).to_contain_text(VENUE)
@@ -275,7 +277,7 @@ def test_enterprise_trains_workers_to_certificates(server, person):
         page = me.page
         page.locator(".check-row a.fix-row").click()
         page.fill("input[name=姓名]", trainees[1][0])
-        page.click("button[type=submit]")
+        page.click(SUBMIT)
         _flash(page).to_be_visible()
         expect(page.locator(".check-row")).to_have_count(0)
         expect(page.locator(".photo-check[data-state=passed]")).to_have_count(2 * len(trainees))
@@ -323,7 +325,7 @@ def test_enterprise_trains_workers_to_certificates(server, person):
         page.fill("#venue", "二号楼考场")
         page.fill("#theory_part", "理论知识（闭卷笔试，90分钟）")
         page.fill("#practical_part", "钢筋绑扎实操")
-        page.click("form button[type=submit]")
+        page.click(SUBMIT)
         page.wait_for_url(re.compile(r"/assessments/show/\d+$"))
         assessment_url = page.url.removeprefix(base)
         page.click("#report")
