@@ -84,6 +84,7 @@ CERTIFICATE_LOOKUP_RATE_LIMIT = "30 per hour"  # 证书查询 on the login page,
 # address, retries included; a refused one is sent again by Alipay and asked by the return page.
 PAYMENT_NOTIFY_RATE_LIMIT = "120 per minute"
 MOBILE_CODE_RATE_LIMIT = "5 per hour;10 per day"  # 修改手机号 codes to new numbers, per user and per address
+CHECK_POLL_RATE_LIMIT = "90 per minute"  # the 报名 page's poll of its photo checks, per user
 RATELIMIT_STORAGE_URI = "memory://"
 
 # Cookies and forms

@@ -6,6 +6,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import Column
 
 # A list's page number and page size are plain numbers within these bounds, and it is ordered
@@ -14,6 +15,11 @@ MAX_PAGE = 100_000
 MAX_PAGE_SIZE = 100  # the largest size Flask-AppBuilder's lists offer (25, 50, 75, 100)
 MAX_ID = 2**31 - 1  # a row id (PostgreSQL integer)
 NUMBER = re.compile(r"[0-9]{1,10}", re.ASCII)
+
+
+def user_key() -> str:
+    """A rate limit's key: the signed-in user (the same user on any address counts once)."""
+    return f"user:{current_user.id}" if current_user.is_authenticated else "user:anonymous"
 
 
 def number_arg(value, most: int) -> int:

@@ -1,6 +1,7 @@
 """批量报名 and the trainees of a plan, for the enterprise that enrols them."""
-from flask import abort, flash, g, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.utils.limit import Limit
 from flask_babel import gettext
 
 from app.scope import get_scoped
@@ -8,7 +9,23 @@ from app.services import DomainError, enrolment, error_workbooks, photo_checks, 
 from app.services.dictionaries import active_values
 from app.services.roster import DICTIONARY_COLUMNS, REQUIRED
 from models.enrolment import Enrolment
+from views.base import user_key
 from views.files import send_jpeg, send_stored
+
+
+def _poll_limit() -> str:
+    return current_app.config["CHECK_POLL_RATE_LIMIT"]
+
+
+def _not_the_poll() -> bool:
+    return request.endpoint != "EnrolmentView.checks"
+
+
+def _poll_again_later(_limit):
+    """The page's poll reads JSON; on 429 it waits and asks again (enrolment/plan.html)."""
+    response = jsonify(ok=False, error=gettext("Too many attempts; please try again later."))
+    response.status_code = 429
+    return response
 
 
 def choices() -> dict[str, list[str]]:
@@ -25,6 +42,10 @@ class EnrolmentView(BaseView):
                               "photo_one": "enrol", "edit": "enrol",
                               "checks": "list", "confirm_check": "enrol"}
     base_permissions = ["can_list", "can_enrol"]
+    # The 报名 page polls its machine checks every 2 s while they run; each answer reads every
+    # trainee's checks, so a user's polls are bounded (several tabs still fit).
+    limits = [Limit(_poll_limit, key_func=user_key, exempt_when=_not_the_poll,
+                    on_breach=_poll_again_later)]
 
     def _plan(self, plan_id):
         try:

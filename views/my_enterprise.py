@@ -5,7 +5,6 @@ from flask_appbuilder.utils.limit import Limit
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import Length, Optional
@@ -14,6 +13,7 @@ from app.extensions import db
 from app.services import DomainError, enterprises, sms_codes
 from models.organisation import DocumentSlot, Enterprise
 from models.states import ReviewState
+from views.base import user_key
 from views.registration import REQUIRED, city_choices, send_code_response
 
 
@@ -47,10 +47,6 @@ def _not_mobile_code() -> bool:
     return request.endpoint != "MyEnterpriseView.mobile_code"
 
 
-def _user_key() -> str:
-    return f"user:{current_user.id}" if current_user.is_authenticated else "user:anonymous"
-
-
 def _too_many_codes(_limit) -> Response:
     """The send-code button reads JSON, also when the limit refuses."""
     response = jsonify(ok=False, error=gettext("Too many verification codes were requested; "
@@ -69,7 +65,7 @@ class MyEnterpriseView(BaseView):
     # pumping), as the registration page's codes are per address.
     limits = [Limit(_mobile_code_limit, key_func=key, methods=("POST",),
                     exempt_when=_not_mobile_code, on_breach=_too_many_codes)
-              for key in (_user_key, get_remote_address)]
+              for key in (user_key, get_remote_address)]
 
     def _enterprise(self) -> Enterprise:
         enterprise = db.session.get(Enterprise, g.user.enterprise_id) if g.user.enterprise_id else None

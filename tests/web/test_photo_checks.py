@@ -423,3 +423,27 @@ def test_an_unreadable_card_asks_for_a_clearer_photo_and_cannot_be_confirmed(des
                                follow_redirects=True).get_data(as_text=True)
     assert "该照片已没有需要确认的问题" in page
     assert _check(trainee).state == PhotoCheckState.UNREADABLE.value
+
+
+def test_a_users_polls_are_bounded_and_the_page_asks_again_later(make_app, login_as):
+    """Each poll reads every trainee's checks: a user gets CHECK_POLL_RATE_LIMIT of them, in
+    JSON (the page waits and asks again on 429); the page itself and other users are not
+    counted."""
+    app = make_app(RATELIMIT_ENABLED=True, CHECK_POLL_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        app.config["CLOCK_FROZEN_AT"] = dt.datetime(2026, 11, 28, 10, 0)
+        plan = gen_plan(gen_institution("330100"), enrol_start=dt.datetime(2026, 11, 20),
+                        enrol_end=dt.datetime(2026, 12, 10))
+        clerks = []
+        for _ in range(2):
+            client = app.test_client()
+            login_as(client, gen_user(scope.ENTERPRISE,
+                                      enterprise_id=gen_enterprise("330100").id))
+            clerks.append(client)
+        first, second = clerks
+        polls = [first.get(f"/enrol/{plan.id}/checks") for _ in range(4)]
+        assert [p.status_code for p in polls] == [200, 200, 200, 429]
+        assert polls[-1].get_json() == {"ok": False, "error": "尝试次数过多，请稍后再试。"}
+        assert first.get(f"/enrol/{plan.id}/").status_code == 200  # the page is not limited
+        assert second.get(f"/enrol/{plan.id}/checks").status_code == 200  # per user
+
