@@ -2,7 +2,7 @@
 respect the row scope, and list arguments checked before they reach a query."""
 import re
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
@@ -20,6 +20,17 @@ NUMBER = re.compile(r"[0-9]{1,10}", re.ASCII)
 def user_key() -> str:
     """A rate limit's key: the signed-in user (the same user on any address counts once)."""
     return f"user:{current_user.id}" if current_user.is_authenticated else "user:anonymous"
+
+
+def refuse_in_json(message):
+    """A limit's on_breach for an endpoint a page's script calls: 429 with {ok, error}, the
+    shape its script reads (`message` a lazy string, translated when refused)."""
+    def on_breach(_limit):
+        response = jsonify(ok=False, error=str(message))
+        response.status_code = 429
+        return response
+
+    return on_breach
 
 
 def number_arg(value, most: int) -> int:

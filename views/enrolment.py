@@ -3,13 +3,14 @@ from flask import abort, current_app, flash, g, jsonify, redirect, request, url_
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.utils.limit import Limit
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from app.scope import get_scoped
 from app.services import DomainError, enrolment, error_workbooks, photo_checks, photos, workbooks
 from app.services.dictionaries import active_values
 from app.services.roster import DICTIONARY_COLUMNS, REQUIRED
 from models.enrolment import Enrolment
-from views.base import user_key
+from views.base import refuse_in_json, user_key
 from views.files import send_jpeg, send_stored
 
 
@@ -19,13 +20,6 @@ def _poll_limit() -> str:
 
 def _not_the_poll() -> bool:
     return request.endpoint != "EnrolmentView.checks"
-
-
-def _poll_again_later(_limit):
-    """The page's poll reads JSON; on 429 it waits and asks again (enrolment/plan.html)."""
-    response = jsonify(ok=False, error=gettext("Too many attempts; please try again later."))
-    response.status_code = 429
-    return response
 
 
 def choices() -> dict[str, list[str]]:
@@ -44,8 +38,9 @@ class EnrolmentView(BaseView):
     base_permissions = ["can_list", "can_enrol"]
     # The 报名 page polls its machine checks every 2 s while they run; each answer reads every
     # trainee's checks, so a user's polls are bounded (several tabs still fit).
+    # On 429 the page waits and asks again (enrolment/plan.html).
     limits = [Limit(_poll_limit, key_func=user_key, exempt_when=_not_the_poll,
-                    on_breach=_poll_again_later)]
+                    on_breach=refuse_in_json(_l("Too many attempts; please try again later.")))]
 
     def _plan(self, plan_id):
         try:

@@ -1,5 +1,5 @@
 """企业 menu for an enterprise user: its basic information, review state, and 修改."""
-from flask import Response, abort, current_app, flash, g, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.utils.limit import Limit
 from flask_babel import gettext
@@ -13,7 +13,7 @@ from app.extensions import db
 from app.services import DomainError, enterprises, sms_codes
 from models.organisation import DocumentSlot, Enterprise
 from models.states import ReviewState
-from views.base import user_key
+from views.base import refuse_in_json, user_key
 from views.registration import REQUIRED, city_choices, send_code_response
 
 
@@ -47,12 +47,9 @@ def _not_mobile_code() -> bool:
     return request.endpoint != "MyEnterpriseView.mobile_code"
 
 
-def _too_many_codes(_limit) -> Response:
-    """The send-code button reads JSON, also when the limit refuses."""
-    response = jsonify(ok=False, error=gettext("Too many verification codes were requested; "
-                                               "please try again later."))
-    response.status_code = 429
-    return response
+# The send-code button reads JSON, also when the limit refuses.
+_TOO_MANY_CODES = refuse_in_json(_l("Too many verification codes were requested; please try "
+                                    "again later."))
 
 
 class MyEnterpriseView(BaseView):
@@ -64,7 +61,7 @@ class MyEnterpriseView(BaseView):
     # A code goes to whatever number is typed in: bounded per user and per address (SMS
     # pumping), as the registration page's codes are per address.
     limits = [Limit(_mobile_code_limit, key_func=key, methods=("POST",),
-                    exempt_when=_not_mobile_code, on_breach=_too_many_codes)
+                    exempt_when=_not_mobile_code, on_breach=_TOO_MANY_CODES)
               for key in (user_key, get_remote_address)]
 
     def _enterprise(self) -> Enterprise:

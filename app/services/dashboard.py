@@ -318,33 +318,33 @@ def orders_to_pay(user: Any, now: dt.datetime) -> list[Item]:
             for order in orders]
 
 
+def _not_ordered_per_plan(user: Any, now: dt.datetime, *conditions,
+                         checks: bool = False) -> list[Item]:
+    """Per plan still enrolling, the user's trainees not yet in an order that meet
+    `conditions` (with `checks`, their photo checks joined; a trainee counts once), each plan
+    opening its 报名 page."""
+    query = (select(TrainingPlan, func.count(distinct(Enrolment.id)))
+             .join(Enrolment, Enrolment.plan_id == TrainingPlan.id))
+    if checks:
+        query = query.join(PhotoCheck, PhotoCheck.enrolment_id == Enrolment.id)
+    rows = db.session.execute(
+        query.where(_enrolled(user), Enrolment.order_id.is_(None),
+                    TrainingPlan.in_phase(PlanPhase.ENROLLING, now), *conditions)
+        .group_by(TrainingPlan.id).order_by(TrainingPlan.enrol_end, TrainingPlan.id)).all()
+    return [Item(str(plan), "enrolment_plan", plan.id, count=count) for plan, count in rows]
+
+
 def photos_missing(user: Any, now: dt.datetime) -> list[Item]:
     """Per plan still enrolling: trainees not yet in an order who lack a photo."""
-    n = func.count(Enrolment.id)
-    rows = db.session.execute(
-        select(TrainingPlan, n)
-        .join(Enrolment, Enrolment.plan_id == TrainingPlan.id)
-        .where(_enrolled(user), Enrolment.order_id.is_(None), ~Enrolment.photos_complete,
-               TrainingPlan.in_phase(PlanPhase.ENROLLING, now))
-        .group_by(TrainingPlan.id).order_by(TrainingPlan.enrol_end, TrainingPlan.id)).all()
-    return [Item(str(plan), "enrolment_plan", plan.id, count=count)
-            for plan, count in rows]
+    return _not_ordered_per_plan(user, now, ~Enrolment.photos_complete)
 
 
 def photos_to_settle(user: Any, now: dt.datetime) -> list[Item]:
     """Per plan still enrolling: trainees not yet in an order whose current photo the machine
     found differing from the roster or unreadable, which holds their order (生成订单)."""
-    n = func.count(distinct(Enrolment.id))
-    rows = db.session.execute(
-        select(TrainingPlan, n)
-        .join(Enrolment, Enrolment.plan_id == TrainingPlan.id)
-        .join(PhotoCheck, PhotoCheck.enrolment_id == Enrolment.id)
-        .where(_enrolled(user), Enrolment.order_id.is_(None),
-               PhotoCheck.state.in_([s.value for s in PhotoCheckState.for_the_clerk()]),
-               photo_checks.about_current_photo(),
-               TrainingPlan.in_phase(PlanPhase.ENROLLING, now))
-        .group_by(TrainingPlan.id).order_by(TrainingPlan.enrol_end, TrainingPlan.id)).all()
-    return [Item(str(plan), "enrolment_plan", plan.id, count=count) for plan, count in rows]
+    return _not_ordered_per_plan(
+        user, now, PhotoCheck.state.in_([s.value for s in PhotoCheckState.for_the_clerk()]),
+        photo_checks.about_current_photo(), checks=True)
 
 
 def tickets_available(user: Any, now: dt.datetime) -> list[Item]:

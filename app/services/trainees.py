@@ -186,14 +186,30 @@ def _joined(user: Any, progress: bool = True) -> Select:
                        scope.scope_clause(Enrolment, user))
 
 
+# The progress filters on the three outer-joined tables: the Search field, its states, the
+# state column, and the state a missing row reads as.
+PROGRESS_FILTERS = (
+    ("assessment", AssessmentState, AssessmentPlan.state, AssessmentState.DRAFT),
+    ("score", ScoreState, ScoreReport.state, ScoreState.NOT_REPORTED),
+    ("certificate", CertificateState, Certificate.state, CertificateState.NOT_GENERATED),
+)
+
+
+def _progress_conditions(search: Search) -> list:
+    """A condition per progress filter the search sets to a known state (others are ignored)."""
+    found = []
+    for field_name, states, column, missing in PROGRESS_FILTERS:
+        value = getattr(search, field_name)
+        if value in {state.value for state in states}:
+            found.append(func.coalesce(column, missing.value) == value)
+    return found
+
+
 def _filtered(search: Search, user: Any, rows: bool = True) -> Select:
     """The matches of `search` in the user's scope: whole rows, or (`rows` False) only what the
     count and the page's ids need, the progress tables joined only when a filter asks."""
-    progress = rows or any(
-        value in {s.value for s in states} for value, states in (
-            (search.assessment, AssessmentState), (search.score, ScoreState),
-            (search.certificate, CertificateState)))
-    query = _joined(user, progress)
+    progress = _progress_conditions(search)
+    query = _joined(user, rows or bool(progress)).where(*progress)
     text = _text_clause(search.q)
     if text is not None:
         query = query.where(text)
@@ -206,15 +222,6 @@ def _filtered(search: Search, user: Any, rows: bool = True) -> Select:
                             TrainingPlan.train_start < dt.date(search.year + 1, 1, 1))
     if search.phase in {p.value for p in PlanPhase}:
         query = query.where(TrainingPlan.in_phase(PlanPhase(search.phase), clock.now()))
-    if search.assessment in {s.value for s in AssessmentState}:
-        query = query.where(func.coalesce(AssessmentPlan.state, AssessmentState.DRAFT.value)
-                            == search.assessment)
-    if search.score in {s.value for s in ScoreState}:
-        query = query.where(func.coalesce(ScoreReport.state, ScoreState.NOT_REPORTED.value)
-                            == search.score)
-    if search.certificate in {s.value for s in CertificateState}:
-        query = query.where(func.coalesce(Certificate.state, CertificateState.NOT_GENERATED.value)
-                            == search.certificate)
     return query
 
 

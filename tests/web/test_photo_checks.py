@@ -40,14 +40,19 @@ def _card(seed: int) -> id_card_corpus.Sample:
     return found
 
 
+def _open_plan(app):
+    """A plan of a Hangzhou institution, open for enrolment at the frozen clock."""
+    app.config["CLOCK_FROZEN_AT"] = dt.datetime(2026, 11, 28, 10, 0)
+    return gen_plan(gen_institution("330100"), enrol_start=dt.datetime(2026, 11, 20),
+                    enrol_end=dt.datetime(2026, 12, 10))
+
+
 @pytest.fixture
 def desk(app, login_as):
     """An enterprise clerk signed in, a plan open for enrolment, photo checks on."""
     app.config["PHOTO_CHECKS"] = True
-    app.config["CLOCK_FROZEN_AT"] = dt.datetime(2026, 11, 28, 10, 0)
-    institution = gen_institution("330100")
-    plan = gen_plan(institution, enrol_start=dt.datetime(2026, 11, 20),
-                    enrol_end=dt.datetime(2026, 12, 10))
+    plan = _open_plan(app)
+    institution = plan.institution
     enterprise = gen_enterprise("330100")
     client = app.test_client()
     login_as(client, gen_user(scope.ENTERPRISE, enterprise_id=enterprise.id))
@@ -431,9 +436,7 @@ def test_a_users_polls_are_bounded_and_the_page_asks_again_later(make_app, login
     counted."""
     app = make_app(RATELIMIT_ENABLED=True, CHECK_POLL_RATE_LIMIT="3 per minute")
     with app.app_context():
-        app.config["CLOCK_FROZEN_AT"] = dt.datetime(2026, 11, 28, 10, 0)
-        plan = gen_plan(gen_institution("330100"), enrol_start=dt.datetime(2026, 11, 20),
-                        enrol_end=dt.datetime(2026, 12, 10))
+        plan = _open_plan(app)
         clerks = []
         for _ in range(2):
             client = app.test_client()
