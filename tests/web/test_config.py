@@ -1,4 +1,5 @@
 """Configuration layering and the security settings that ride on it."""
+import io
 import json
 import os
 import re
@@ -7,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from app import create_app
 from app.config_loader import ConfigError, normalize_database_url
@@ -197,6 +198,22 @@ def test_a_script_is_answered_in_json_when_its_form_expired(make_app):
     assert answer.get_json()["ok"] is False and "表单已过期" in answer.get_json()["error"]
     missing = client.get("/no-such-page", headers=JSON_ANSWER)
     assert missing.status_code == 404 and "页面或记录不存在" in missing.get_json()["error"]
+
+
+def test_a_script_is_answered_in_json_when_its_upload_is_too_large(make_app):
+    """The registration page uploads by script: a file over MAX_CONTENT_LENGTH gets the reason
+    in JSON, which the page shows under the field, and nothing is staged."""
+    from models.accounts import StagedUpload
+
+    app = make_app(MAX_CONTENT_LENGTH=64 * 1024)
+    client = app.test_client()
+    big = io.BytesIO(b"\xff\xd8" + b"0" * (128 * 1024))
+    answer = client.post("/register/upload/yyzz", data={"file": (big, "yyzz.jpg")},
+                         headers=JSON_ANSWER, content_type="multipart/form-data")
+    assert answer.status_code == 413
+    assert answer.get_json()["ok"] is False and "上传的文件过大" in answer.get_json()["error"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StagedUpload)) == 0
 
 
 def test_web_workers_share_login_counters_through_redis(monkeypatch):
