@@ -9,6 +9,7 @@ _AppPool), and passwords are hashed with a cheap method (see _CHEAP_HASH). Each 
 worker is its own process with its own temporary folder, template database and huey file.
 """
 import copy
+import hashlib
 import itertools
 import os
 import shutil
@@ -291,6 +292,15 @@ def login_as(app):
 # fixture (a browser-test server with its demo data, the S3 stand-in, the OCR engine): split
 # over two workers, each would build it.
 _SERIAL_FIXTURES = {"scratch_redis": "shared-redis-and-huey", "consumer": "shared-redis-and-huey"}
+
+
+def pytest_make_parametrize_id(config, val, argname):  # noqa: ARG001
+    """A bytes parameter (a picture, a workbook, an archive) is named by its size and a digest of
+    what it holds, not by its repr: short enough to read in a report, and the same in both
+    pytest-xdist workers, which collect separately and refuse to start when names differ."""
+    if isinstance(val, bytes):
+        return f"{len(val)}B-{hashlib.blake2b(val, digest_size=4).hexdigest()}"
+    return None
 
 
 def pytest_configure(config):

@@ -1,8 +1,6 @@
 """Trainee photos: content checks, batch and zip uploads, replacement, and who may see them."""
 import datetime as dt
 import io
-import stat
-import zipfile
 
 import pytest
 from PIL import Image
@@ -12,6 +10,7 @@ from app import scope
 from app.extensions import db
 from app.integrations.storage import storage
 from models.enrolment import Enrolment
+from tests.archives import zip_bytes
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_regulator, gen_user
 from tests.images import bomb_jpeg, plain_jpeg, png_bytes, truncated_jpeg
 from tests.rosters import id_number, roster_bytes, row
@@ -99,21 +98,9 @@ def test_batch_of_files_reports_every_outcome(app, plan_with_trainees):
     assert enrolments[a].photo_key and not enrolments[b].photo_key
 
 
-def _zip(entries, symlink=None):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in entries:
-            archive.writestr(name, data)
-        if symlink:
-            info = zipfile.ZipInfo(symlink)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            archive.writestr(info, "/etc/passwd")
-    return out.getvalue()
-
-
 def test_zip_of_id_photos(app, plan_with_trainees):
     a, b, _c = plan_with_trainees["numbers"]
-    data = _zip([(f"{a}.jpg", ID_PHOTO), (f"{b.lower()}.jpeg", ID_PHOTO)])
+    data = zip_bytes([(f"{a}.jpg", ID_PHOTO), (f"{b.lower()}.jpeg", ID_PHOTO)])
     plan_with_trainees["client"].post(
         f"/enrol/{plan_with_trainees['plan'].id}/photos/id_photo",
         data={"files": [(io.BytesIO(data), "身份证.zip")]}, content_type="multipart/form-data")
@@ -123,11 +110,11 @@ def test_zip_of_id_photos(app, plan_with_trainees):
 
 
 @pytest.mark.parametrize("archive, text", [
-    (_zip([("photos/330106199001011234.jpg", PHOTO)]), "不要放在文件夹"),
-    (_zip([("../330106199001011234.jpg", PHOTO)]), "不要放在文件夹"),
-    (_zip([("inner.zip", _zip([("a.jpg", PHOTO)]))]), "还包含压缩包"),
-    (_zip([], symlink="330106199001011234.jpg"), "链接"),
-    (_zip([(f"{i}.jpg", b"x") for i in range(2001)]), "超过 2000 个文件"),
+    (zip_bytes([("photos/330106199001011234.jpg", PHOTO)]), "不要放在文件夹"),
+    (zip_bytes([("../330106199001011234.jpg", PHOTO)]), "不要放在文件夹"),
+    (zip_bytes([("inner.zip", zip_bytes([("a.jpg", PHOTO)]))]), "还包含压缩包"),
+    (zip_bytes([], symlink="330106199001011234.jpg"), "链接"),
+    (zip_bytes([(f"{i}.jpg", b"x") for i in range(2001)]), "超过 2000 个文件"),
     (b"PK\x03\x04 not really", "不是有效的 zip"),
 ])
 def test_zip_abuse_is_refused_before_extraction(app, plan_with_trainees, archive, text):
@@ -179,7 +166,7 @@ def test_a_bad_picture_in_a_batch_leaves_no_files_behind(app, plan_with_trainees
 
 
 def test_encrypted_zip_is_refused(app, plan_with_trainees):
-    data = bytearray(_zip([(f"{plan_with_trainees['numbers'][0]}.jpg", PHOTO)]))
+    data = bytearray(zip_bytes([(f"{plan_with_trainees['numbers'][0]}.jpg", PHOTO)]))
     data[6] |= 1
     data[data.find(b"PK\x01\x02") + 8] |= 1
     page = plan_with_trainees["client"].post(

@@ -7,7 +7,6 @@ score sheets (成绩导入表) with their marked workbook, and the enterprise do
 """
 import datetime as dt
 import io
-import zipfile
 
 import pytest
 from openpyxl import load_workbook
@@ -22,6 +21,7 @@ from models.assessment import Score, ScoreReport
 from models.enrolment import Enrolment, ImportBatch, Person
 from models.exports import ErrorWorkbook
 from models.organisation import Enterprise
+from tests.archives import zip_bytes
 from tests.assessment_factories import gen_assessment, gen_finished_plan, gen_paid_trainees
 from tests.factories import gen_enterprise, gen_institution, gen_plan, gen_uscc, gen_user
 from tests.helpers import give_documents
@@ -227,19 +227,11 @@ def test_a_batch_of_bad_photos_lists_each_refusal_and_stores_nothing(app, enroll
     _nothing_stored(trainees)
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
 @pytest.mark.parametrize("kind", ["photo", "id_photo"])
 @pytest.mark.parametrize("archive, text", [
     (b"PK\x03\x04 not really a zip", "不是有效的 zip 压缩包"),
-    (_zip({"photos/330106199001011234.jpg": b"x"}), "不要放在文件夹中"),
-    (_zip({"inner.zip": b"PK"}), "还包含压缩包"),
+    (zip_bytes([("photos/330106199001011234.jpg", b"x")]), "不要放在文件夹中"),
+    (zip_bytes([("inner.zip", b"PK")]), "还包含压缩包"),
 ])
 def test_a_refused_zip_of_photos_says_why_and_stores_nothing(app, enrolling, kind, archive, text):
     client, plan = enrolling["client"], enrolling["plan"]
@@ -253,8 +245,8 @@ def test_a_refused_zip_of_photos_says_why_and_stores_nothing(app, enrolling, kin
 @pytest.mark.parametrize("kind", ["photo", "id_photo"])
 def test_a_zip_with_bad_pictures_lists_each_refusal_and_stores_nothing(app, enrolling, kind):
     client, plan, trainees = enrolling["client"], enrolling["plan"], enrolling["trainees"]
-    archive = _zip({f"{trainees[0].person.id_number}.jpg": png_bytes(),
-                    f"{trainees[1].person.id_number}.jpg": bomb_jpeg()})
+    archive = zip_bytes([(f"{trainees[0].person.id_number}.jpg", png_bytes()),
+                         (f"{trainees[1].person.id_number}.jpg", bomb_jpeg())])
     page = _page(client.post(f"/enrol/{plan.id}/photos/{kind}",
                              data={"files": [(io.BytesIO(archive), "照片.zip")]},
                              content_type=XLSX_FORM))
