@@ -135,6 +135,12 @@ class Enrolment(Model):
         return and_(*(func.coalesce(getattr(cls, f"{kind}_key"), "") != ""
                       for kind in REQUIRED_PHOTOS))
 
+    @classmethod
+    def live_in(cls, plan_id: int, enterprise_id: int):
+        """SQL: the enterprise's live trainees in the plan, the ones its 报名 page lists."""
+        return and_(cls.plan_id == plan_id, cls.enterprise_id == enterprise_id,
+                    cls.status == EnrolmentState.LIVE.value)
+
 
 class PhotoCheck(Model):
     """What the machine found in one of an enrolment's photos (app/services/photo_checks.py).

@@ -1,4 +1,7 @@
 """批量报名 and the trainees of a plan, for the enterprise that enrols them."""
+import datetime as dt
+import re
+
 from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.utils.limit import Limit
@@ -10,8 +13,43 @@ from app.services import DomainError, enrolment, error_workbooks, photo_checks, 
 from app.services.dictionaries import active_values
 from app.services.roster import DICTIONARY_COLUMNS, REQUIRED
 from models.enrolment import Enrolment
-from views.base import refuse_in_json, user_key
+from views.base import MAX_ID, MAX_PAGE, NUMBER, number_arg, refuse_in_json, user_key
 from views.files import send_jpeg, send_stored
+
+
+# The poll's `since`: the start of the current round of checks, as the page wrote it.
+SINCE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?", re.ASCII)
+
+
+def _page_number() -> int:
+    return number_arg(request.args.get("page") or "1", MAX_PAGE)
+
+
+def _since() -> dt.datetime | None:
+    value = request.args.get("since")
+    if not value:
+        return None
+    try:
+        if SINCE.fullmatch(value):
+            return dt.datetime.fromisoformat(value)
+    except ValueError:  # a 13th month
+        pass
+    abort(400)
+
+
+def _form_plan_id() -> int | None:
+    """The plan whose 报名 page sent a trainee's form (a hidden field): where to go back to."""
+    value = request.form.get("plan_id", "")
+    return int(value) if NUMBER.fullmatch(value) and 0 < int(value) <= MAX_ID else None
+
+
+def _back_to_plan(plan_id: int | None, enrolment_id: int | None = None):
+    """After a trainee's row was changed: the 报名 page listing that trainee (without one: the
+    last page, where a trainee just added is listed)."""
+    if not plan_id:
+        return redirect(url_for("OpenPlanView.list"))
+    page = enrolment.page_of(plan_id, g.user.enterprise_id, enrolment_id)
+    return redirect(url_for(".plan", plan_id=plan_id, page=page if page > 1 else None))
 
 
 def _poll_limit() -> str:
@@ -55,15 +93,12 @@ class EnrolmentView(BaseView):
         plan = self._plan(plan_id)
         if plan is None:
             return redirect(url_for("OpenPlanView.list"))
-        trainees = enrolment.live_enrolments(plan.id, g.user.enterprise_id)
-        unordered = [t for t in trainees if t.order_id is None]
-        found = photo_checks.findings(trainees)
+        page = enrolment.trainee_page(plan.id, g.user.enterprise_id, _page_number())
+        batch_ids = [enrolment_id for _, _, enrolment_id in batch[1].saved] if batch else []
+        found = photo_checks.findings(plan.id, g.user.enterprise_id,
+                                      [*(t.id for t in page.trainees), *batch_ids])
         return self.render_template(
-            "enrolment/plan.html", plan=plan, trainees=trainees, report=report,
-            unordered=unordered, unordered_amount=plan.fee * len(unordered),
-            without_photos=[t for t in unordered if not t.photos_complete],
-            checks=found.checks, queued=found.queued, check_total=found.total,
-            unsettled=found.unsettled,
+            "enrolment/plan.html", plan=plan, page=page, report=report, findings=found,
             form_errors=form_errors or [], headers=REQUIRED, batch=batch, kinds=photos.KINDS,
             choices=choices(), error_workbook=error_workbook, error_limit=workbooks.MAX_LISTED_ERRORS)
 
@@ -111,7 +146,7 @@ class EnrolmentView(BaseView):
         if errors:
             return self.plan(plan_id, form_errors=errors)
         flash(gettext("The trainee is enrolled."), "success")
-        return redirect(url_for(".plan", plan_id=plan_id))
+        return _back_to_plan(plan_id)
 
     @expose("/<int:plan_id>/photos/<kind>", methods=["POST"])
     @has_access
@@ -132,7 +167,7 @@ class EnrolmentView(BaseView):
     @expose("/photo/<int:enrolment_id>/<kind>", methods=["POST"])
     @has_access
     def photo_one(self, enrolment_id, kind):
-        plan_id = request.form.get("plan_id", type=int)
+        plan_id = _form_plan_id()
         file = request.files.get("file")
         if kind not in photos.KINDS or not file or not file.filename:
             flash(gettext("Please choose a photo."), "warning")
@@ -143,7 +178,7 @@ class EnrolmentView(BaseView):
                 flash(str(error), "danger")
             else:
                 flash(gettext("Photo saved."), "success")
-        return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
+        return _back_to_plan(plan_id, enrolment_id)
 
     @expose("/<int:plan_id>/checks")
     @has_access
@@ -151,7 +186,10 @@ class EnrolmentView(BaseView):
         """The machine checks of this plan's trainees, polled by the page while they run (states
         and messages only: nothing read off an ID card)."""
         plan = enrolment.enrolling_plan(plan_id, g.user)
-        found = photo_checks.findings(enrolment.live_enrolments(plan.id, g.user.enterprise_id))
+        _, shown = enrolment.on_page(enrolment.trainee_ids(plan.id, g.user.enterprise_id),
+                                     _page_number())
+        found = photo_checks.findings(plan.id, g.user.enterprise_id, shown, since=_since(),
+                                      listed=0)
         return jsonify(
             queued=found.queued, total=found.total,
             progress=gettext("%(done)s of %(total)s checked", done=found.total - found.queued,
@@ -167,7 +205,7 @@ class EnrolmentView(BaseView):
         """Stand by a photo the machine found fault with: the roster row against a differing or
         unreadable ID card, a 1-inch photo without the expected face (a refusal: app/errors.py
         flashes it and goes back)."""
-        plan_id = request.form.get("plan_id", type=int)
+        plan_id = _form_plan_id()
         kind = request.form.get("kind", photos.ID_PHOTO)
         if kind not in photos.KINDS:
             abort(404)
@@ -175,7 +213,7 @@ class EnrolmentView(BaseView):
         flash(gettext("Confirmed: the roster is kept as it is, with your reason on record.")
               if kind == photos.ID_PHOTO else
               gettext("Confirmed: the photo is kept, with your reason on record."), "success")
-        return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
+        return _back_to_plan(plan_id, enrolment_id)
 
     @expose("/edit/<int:enrolment_id>", methods=["GET", "POST"])
     @has_access
@@ -191,21 +229,21 @@ class EnrolmentView(BaseView):
             else:
                 if not errors:
                     flash(gettext("Saved."), "success")
-                    return redirect(url_for(".plan", plan_id=trainee.plan_id))
+                    return _back_to_plan(trainee.plan_id, trainee.id)
         return self.render_template("enrolment/edit.html", trainee=trainee, errors=errors,
                                     editable=enrolment.EDITABLE, choices=choices())
 
     @expose("/remove/<int:enrolment_id>", methods=["POST"])
     @has_access
     def remove(self, enrolment_id):
-        plan_id = request.form.get("plan_id", type=int)
+        plan_id = _form_plan_id()
         try:
             enrolment.remove_trainee(enrolment_id, g.user)
         except DomainError as error:
             flash(str(error), "danger")
         else:
             flash(gettext("The trainee was removed from the plan."), "success")
-        return redirect(url_for(".plan", plan_id=plan_id) if plan_id else url_for("OpenPlanView.list"))
+        return _back_to_plan(plan_id, enrolment_id)
 
 
 class PhotoView(BaseView):

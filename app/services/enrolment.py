@@ -1,9 +1,12 @@
 """Enrolling an enterprise's workers in a plan: roster import, one at a time, removal."""
-from typing import Any
+import bisect
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from flask_babel import gettext
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app import clock
 from app.extensions import db
@@ -239,11 +242,78 @@ def annotated_workbook(data: bytes, report: roster_rules.Report) -> bytes:
     return roster_rules.annotated_workbook(data, report, roster_rules.SHEET)
 
 
-def live_enrolments(plan_id: int, enterprise_id: int) -> list[Enrolment]:
-    return list(db.session.scalars(
-        select(Enrolment).where(Enrolment.plan_id == plan_id,
-                                Enrolment.enterprise_id == enterprise_id,
-                                Enrolment.status == EnrolmentState.LIVE.value)
-        .order_by(Enrolment.id)))
+PAGE_SIZE = 100  # trainees on one 报名 page
+LISTED = 20  # trainees named under 生成订单 for missing photos; the rest are counted
+
+
+@dataclass(frozen=True)
+class TraineePage:
+    """One page of an enterprise's live trainees in a plan (its 报名 page), in enrolment order,
+    with what the order panel says of all of them."""
+
+    ids: list[int]  # every one, in order
+    number: int
+    trainees: list[Enrolment]  # this page's
+    unordered: int  # not in an order yet
+    without_photos: list[Enrolment]  # the first LISTED of those lacking a photo ...
+    without_photos_count: int  # ... and how many lack one
+
+    @property
+    def total(self) -> int:
+        return len(self.ids)
+
+    @property
+    def pages(self) -> int:
+        return _pages(len(self.ids))
+
+    def page_of(self, enrolment_id: int) -> int:
+        """The page listing this trainee (as page_of(), from the ids at hand)."""
+        return bisect.bisect_left(self.ids, enrolment_id) // PAGE_SIZE + 1
+
+
+def trainee_page(plan_id: int, enterprise_id: int, number: int = 1) -> TraineePage:
+    """Page `number` (past the last: the last) of the enterprise's live trainees in the plan."""
+    live = Enrolment.live_in(plan_id, enterprise_id)
+    ids = trainee_ids(plan_id, enterprise_id)
+    number, shown = on_page(ids, number)
+    unordered = (live, Enrolment.order_id.is_(None))
+    lacking = (*unordered, ~Enrolment.photos_complete)
+    return TraineePage(ids, number, _with_people(Enrolment.id.in_(shown)) if shown else [],
+                       _count(*unordered), _with_people(*lacking, limit=LISTED), _count(*lacking))
+
+
+def trainee_ids(plan_id: int, enterprise_id: int) -> list[int]:
+    """The enterprise's live trainees in the plan, in the 报名 page's order."""
+    return list(db.session.scalars(select(Enrolment.id).where(
+        Enrolment.live_in(plan_id, enterprise_id)).order_by(Enrolment.id)))
+
+
+def on_page(ids: list[int], number: int) -> tuple[int, list[int]]:
+    """(the page number, past the last: the last; the ids it lists)."""
+    number = min(max(number, 1), _pages(len(ids)))
+    return number, ids[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+
+
+def page_of(plan_id: int, enterprise_id: int, enrolment_id: Optional[int] = None) -> int:
+    """The 报名 page listing this trainee (or, removed, the trainees beside it); without one,
+    the last page, where a trainee just added is listed."""
+    live = Enrolment.live_in(plan_id, enterprise_id)
+    if enrolment_id is None:
+        return _pages(_count(live))
+    return _count(live, Enrolment.id < enrolment_id) // PAGE_SIZE + 1
+
+
+def _pages(trainees: int) -> int:
+    return max(1, -(-trainees // PAGE_SIZE))
+
+
+def _count(*conditions) -> int:
+    return db.session.scalar(select(func.count()).select_from(Enrolment).where(*conditions))
+
+
+def _with_people(*conditions, limit: Optional[int] = None) -> list[Enrolment]:
+    return list(db.session.scalars(select(Enrolment).where(*conditions)
+                                   .options(selectinload(Enrolment.person))
+                                   .order_by(Enrolment.id).limit(limit)))
 
 

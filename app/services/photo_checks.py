@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from flask_babel import gettext
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from app import clock
 from app.extensions import db
@@ -303,23 +304,67 @@ def confirm(enrolment_id: int, user: Any, reason: str, kind: str = ID_PHOTO) -> 
 
 # Reading the findings ------------------------------------------------------------------------
 
+# Trainees named under 生成订单 for the photo checks an order waits for; the rest are counted.
+LISTED = 20
+# The poll's answer holds at most this many checks of the current round (the most photos one
+# batch may bring, photos.MAX_ZIP_ENTRIES); the page's own rows come on top.
+POLLED_MOST = 2000
+
+
 @dataclass
 class Findings:
-    """The checks of a list of trainees, as the 报名 page and its poll show them."""
+    """What the 报名 page and its poll show of the machine checks: the checks of the trainees on
+    the page, and over all the enterprise's trainees in the plan, the current round's progress
+    and what holds their order."""
 
     checks: dict[int, dict[str, PhotoCheck]] = field(default_factory=dict)  # {enrolment: {kind}}
     queued: int = 0  # still being checked
-    total: int = 0  # in the current round (progress())
-    unsettled: list = field(default_factory=list)  # (enrolment, check) an order would wait for
+    total: int = 0  # in the current round (round_progress())
+    since: Optional[dt.datetime] = None  # when the current round started
+    unsettled: list = field(default_factory=list)  # the first LISTED (enrolment, check) ...
+    unsettled_count: int = 0  # ... an order would wait for, and how many there are
 
 
-def findings(trainees: list[Enrolment]) -> Findings:
-    """One query for the checks of these trainees, with what the page needs from them."""
-    checks = of_enrolments(t.id for t in trainees)
-    queued, total = progress(check for found in checks.values() for check in found.values())
-    unsettled = [(t, check) for t in trainees if t.order_id is None
-                 for check in checks.get(t.id, {}).values() if _holds_order(t, check)]
-    return Findings(checks, queued, total, unsettled)
+def findings(plan_id: int, enterprise_id: int, shown: Iterable[int], *,
+             since: Optional[dt.datetime] = None, listed: int = LISTED) -> Findings:
+    """The checks of the trainees `shown` (and with `since`, for the poll, those of the current
+    round queued since then, which a batch's result table shows), the progress, and the first
+    `listed` checks an order waits for."""
+    live = Enrolment.live_in(plan_id, enterprise_id)
+    checks = of_enrolments(shown)
+    if since is not None:
+        for check in db.session.scalars(
+                select(PhotoCheck).join(Enrolment, PhotoCheck.enrolment_id == Enrolment.id)
+                .where(live, PhotoCheck.queued_at >= since)
+                .order_by(PhotoCheck.queued_at.desc(), PhotoCheck.id.desc()).limit(POLLED_MOST)):
+            checks.setdefault(check.enrolment_id, {})[check.kind] = check
+    queued, total, start = round_progress(live)
+    found = Findings(checks, queued, total, start)
+    if listed:
+        holding = (select(Enrolment, PhotoCheck)
+                   .join(PhotoCheck, PhotoCheck.enrolment_id == Enrolment.id)
+                   .where(live, Enrolment.order_id.is_(None), PhotoCheck.state.in_(UNRESOLVED),
+                          about_current_photo()))
+        found.unsettled_count = db.session.scalar(
+            select(func.count()).select_from(holding.subquery()))
+        found.unsettled = [tuple(pair) for pair in db.session.execute(
+            holding.options(selectinload(Enrolment.person))
+            .order_by(Enrolment.id, PhotoCheck.kind).limit(listed))]
+    return found
+
+
+def round_progress(trainees) -> tuple[int, int, Optional[dt.datetime]]:
+    """(still queued, all of the current round, when it started) over the checks of the
+    `trainees` (an SQL condition on Enrolment). The round starts at the oldest check still
+    queued, so a batch of 40 reads "12 of 40" whatever was checked the day before."""
+    of_them = (select(func.count(), func.min(PhotoCheck.queued_at))
+               .join(Enrolment, PhotoCheck.enrolment_id == Enrolment.id).where(trainees))
+    queued, start = db.session.execute(
+        of_them.where(PhotoCheck.state == PhotoCheckState.QUEUED.value)).one()
+    if not queued:
+        return 0, 0, None
+    total = db.session.execute(of_them.where(PhotoCheck.queued_at >= start)).one()[0]
+    return queued, total, start
 
 
 def of_enrolments(enrolment_ids: Iterable[int]) -> dict[int, dict[str, PhotoCheck]]:
@@ -335,7 +380,7 @@ def of_enrolments(enrolment_ids: Iterable[int]) -> dict[int, dict[str, PhotoChec
 
 def unresolved(enrolment_ids: Iterable[int]) -> list[PhotoCheck]:
     """The checks an order of these trainees waits for: unsettled findings about the photos the
-    trainees have now (_holds_order, in SQL)."""
+    trainees have now."""
     ids = list(enrolment_ids)
     if not ids:
         return []
@@ -348,24 +393,9 @@ def unresolved(enrolment_ids: Iterable[int]) -> list[PhotoCheck]:
 
 def about_current_photo():
     """SQL, with PhotoCheck joined to its Enrolment: the check is about the file the trainee
-    has now (_holds_order's second half)."""
+    has now (a finding about a photo since replaced holds no order)."""
     return or_(and_(PhotoCheck.kind == PHOTO, PhotoCheck.photo_key == Enrolment.photo_key),
                and_(PhotoCheck.kind == ID_PHOTO, PhotoCheck.photo_key == Enrolment.id_photo_key))
-
-
-def _holds_order(enrolment: Enrolment, check: PhotoCheck) -> bool:
-    return check.state in UNRESOLVED and check.photo_key == enrolment.stored_photo(check.kind)
-
-
-def progress(checks: Iterable[PhotoCheck]) -> tuple[int, int]:
-    """(still queued, all of the current round): the round starts at the oldest check still
-    queued, so a batch of 40 reads "12 of 40" whatever was checked the day before."""
-    checks = list(checks)
-    queued = [check.queued_at for check in checks if check.state == PhotoCheckState.QUEUED.value]
-    if not queued:
-        return 0, 0
-    start = min(queued)
-    return len(queued), sum(1 for check in checks if check.queued_at >= start)
 
 
 def _problem_id(check: PhotoCheck) -> Optional[str]:

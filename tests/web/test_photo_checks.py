@@ -294,12 +294,24 @@ def test_look_alike_code_points_and_spaces_are_no_difference(desk):
 
 def test_the_progress_counts_the_current_round_only(desk):
     t = dt.datetime(2026, 11, 28, 10)
-    checks = [PhotoCheck(state="passed", queued_at=t - dt.timedelta(days=1)),
-              PhotoCheck(state="passed", queued_at=t),
-              PhotoCheck(state="queued", queued_at=t),
-              PhotoCheck(state="queued", queued_at=t + dt.timedelta(seconds=1))]
-    assert photo_checks.progress(checks) == (2, 3)
-    assert photo_checks.progress(checks[:2]) == (0, 0)
+    trainees = [_enrol(desk, name, id_card_corpus.sample(seed).truth.number)
+                for name, seed in (("甲一", 20), ("乙二", 21))]
+    rounds = [(trainees[0], "photo", "passed", t - dt.timedelta(days=1)),
+              (trainees[0], "id_photo", "passed", t),
+              (trainees[1], "photo", "queued", t),
+              (trainees[1], "id_photo", "queued", t + dt.timedelta(seconds=1))]
+    for trainee, kind, state, queued_at in rounds:
+        db.session.add(PhotoCheck(enrolment_id=trainee.id, kind=kind, photo_key=f"k-{kind}",
+                                  state=state, queued_at=queued_at))
+    db.session.commit()
+    live = Enrolment.live_in(desk["plan"].id, desk["enterprise"].id)
+    assert photo_checks.round_progress(live) == (2, 3, t)
+    assert "已核对 1 / 3" in _page(desk)
+    for check in db.session.scalars(select(PhotoCheck).where(PhotoCheck.state == "queued")):
+        check.state = "passed"
+    db.session.commit()
+    assert photo_checks.round_progress(live) == (0, 0, None)
+    assert 'id="check-progress"' not in _page(desk)
 
 
 def test_an_engine_failure_asks_again_instead_of_holding_the_order_forever(desk, monkeypatch):
