@@ -96,7 +96,8 @@ class EnrolmentView(BaseView):
         page = enrolment.trainee_page(plan.id, g.user.enterprise_id, _page_number())
         batch_ids = [enrolment_id for _, _, enrolment_id in batch[1].saved] if batch else []
         found = photo_checks.findings(plan.id, g.user.enterprise_id,
-                                      [*(t.id for t in page.trainees), *batch_ids])
+                                      [*(t.id for t in page.trainees), *batch_ids],
+                                      listed=enrolment.LISTED)
         return self.render_template(
             "enrolment/plan.html", plan=plan, page=page, report=report, findings=found,
             form_errors=form_errors or [], headers=REQUIRED, batch=batch, kinds=photos.KINDS,
@@ -188,8 +189,7 @@ class EnrolmentView(BaseView):
         plan = enrolment.enrolling_plan(plan_id, g.user)
         _, shown = enrolment.on_page(enrolment.trainee_ids(plan.id, g.user.enterprise_id),
                                      _page_number())
-        found = photo_checks.findings(plan.id, g.user.enterprise_id, shown, since=_since(),
-                                      listed=0)
+        found = photo_checks.findings(plan.id, g.user.enterprise_id, shown, since=_since())
         return jsonify(
             queued=found.queued, total=found.total,
             progress=gettext("%(done)s of %(total)s checked", done=found.total - found.queued,

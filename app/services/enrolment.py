@@ -243,7 +243,9 @@ def annotated_workbook(data: bytes, report: roster_rules.Report) -> bytes:
 
 
 PAGE_SIZE = 100  # trainees on one 报名 page
-LISTED = 20  # trainees named under 生成订单 for missing photos; the rest are counted
+# Trainees named under 生成订单 for what holds their order (a missing photo, a photo check);
+# the rest are counted.
+LISTED = 20
 
 
 @dataclass(frozen=True)

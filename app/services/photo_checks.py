@@ -304,8 +304,6 @@ def confirm(enrolment_id: int, user: Any, reason: str, kind: str = ID_PHOTO) -> 
 
 # Reading the findings ------------------------------------------------------------------------
 
-# Trainees named under 生成订单 for the photo checks an order waits for; the rest are counted.
-LISTED = 20
 # The poll's answer holds at most this many checks of the current round (the most photos one
 # batch may bring, photos.MAX_ZIP_ENTRIES); the page's own rows come on top.
 POLLED_MOST = 2000
@@ -321,15 +319,15 @@ class Findings:
     queued: int = 0  # still being checked
     total: int = 0  # in the current round (round_progress())
     since: Optional[dt.datetime] = None  # when the current round started
-    unsettled: list = field(default_factory=list)  # the first LISTED (enrolment, check) ...
+    unsettled: list = field(default_factory=list)  # the first `listed` (enrolment, check) ...
     unsettled_count: int = 0  # ... an order would wait for, and how many there are
 
 
 def findings(plan_id: int, enterprise_id: int, shown: Iterable[int], *,
-             since: Optional[dt.datetime] = None, listed: int = LISTED) -> Findings:
+             since: Optional[dt.datetime] = None, listed: int = 0) -> Findings:
     """The checks of the trainees `shown` (and with `since`, for the poll, those of the current
     round queued since then, which a batch's result table shows), the progress, and the first
-    `listed` checks an order waits for."""
+    `listed` checks an order waits for (named under 生成订单) with their number."""
     live = Enrolment.live_in(plan_id, enterprise_id)
     checks = of_enrolments(shown)
     if since is not None:
