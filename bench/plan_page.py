@@ -31,7 +31,7 @@ from sqlalchemy import event  # noqa: E402
 from app import create_app, scope  # noqa: E402
 from app.extensions import db  # noqa: E402
 from bench.common import load_average, percentile  # noqa: E402
-from bench.pages import database_uri  # noqa: E402
+from bench.pages import database_uri, drop_database  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 28, 10, 0)
 
@@ -64,27 +64,33 @@ def _timed(client, url: str, rounds: int, headers=None) -> dict:
             "statements": _statements(lambda: client.get(url, headers=headers))}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100,1000,5000,20000")
-    parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args()
-    sizes = [int(size) for size in args.sizes.split(",")]
-    load_before = load_average()
+def _seed_to(enterprise, plan, have: int, size: int) -> None:
+    """Trainees from `have` up to `size`: one in ten without photos, a check queued for one in
+    fifty of the others."""
+    from models.enrolment import PhotoCheck
+    from tests.order_factories import gen_trainees
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri(), "RATELIMIT_ENABLED": False,
-                      "WTF_CSRF_ENABLED": False,
-                      "CLOCK_FROZEN_AT": NOW, "PHOTO_CHECKS": False})
+    while have < size:
+        batch = min(1000, size - have)
+        with_photos = gen_trainees(enterprise, plan, batch - batch // 10)
+        gen_trainees(enterprise, plan, batch // 10, photos=False)
+        db.session.add_all(PhotoCheck(enrolment_id=trainee.id, kind="id_photo",
+                                      photo_key=trainee.id_photo_key, state="queued",
+                                      queued_at=NOW) for trainee in with_photos[::50])
+        db.session.commit()
+        have += batch
+
+
+def measure(app, sizes: list[int], rounds: int) -> list[dict]:
+    from flask_migrate import upgrade
+
+    from app.services import roles
+    from app.services.enrolment import PAGE_SIZE
+    from tests.conftest import FreshContextClient
+    from tests.factories import PASSWORD, gen_enterprise, gen_institution, gen_plan, gen_user
+
     results = []
     with app.app_context():
-        from flask_migrate import upgrade
-
-        from app.services import roles
-        from models.enrolment import PhotoCheck
-        from tests.conftest import FreshContextClient
-        from tests.factories import PASSWORD, gen_enterprise, gen_institution, gen_plan, gen_user
-        from tests.order_factories import gen_trainees
-
         upgrade()
         roles.sync_roles()
         plan = gen_plan(gen_institution("330100"), enrol_start=NOW - dt.timedelta(days=8),
@@ -100,30 +106,39 @@ def main() -> None:
         have = 0
         for size in sizes:
             t0 = time.perf_counter()
-            while have < size:
-                batch = min(1000, size - have)
-                with_photos = gen_trainees(enterprise, plan, batch - batch // 10)
-                gen_trainees(enterprise, plan, batch // 10, photos=False)
-                for trainee in with_photos[::50]:
-                    db.session.add(PhotoCheck(enrolment_id=trainee.id, kind="id_photo",
-                                              photo_key=trainee.id_photo_key, state="queued",
-                                              queued_at=NOW))
-                db.session.commit()
-                have += batch
-            seed_s = time.perf_counter() - t0
-            last = -(-size // 100)
-            row = {"trainees": size, "seed_seconds": round(seed_s, 1),
-                   "first_page": _timed(client, f"/enrol/{plan.id}/", args.rounds),
-                   "last_page": _timed(client, f"/enrol/{plan.id}/?page={last}", args.rounds),
-                   "poll": _timed(client, f"/enrol/{plan.id}/checks", args.rounds,
+            _seed_to(enterprise, plan, have, size)
+            have = size
+            last = -(-size // PAGE_SIZE)
+            row = {"trainees": size, "seed_seconds": round(time.perf_counter() - t0, 1),
+                   "first_page": _timed(client, f"/enrol/{plan.id}/", rounds),
+                   "last_page": _timed(client, f"/enrol/{plan.id}/?page={last}", rounds),
+                   "poll": _timed(client, f"/enrol/{plan.id}/checks", rounds,
                                   headers={"Accept": "application/json"})}
             results.append(row)
             print(f"{size:>6} trainees  " + "  ".join(
                 f"{name}: p50 {row[name]['p50_ms']:>7} ms p95 {row[name]['p95_ms']:>7} ms "
                 f"{row[name]['bytes'] / 1024:>8.1f} KB {row[name]['statements']:>3} SQL"
                 for name in ("first_page", "last_page", "poll")), flush=True)
+    return results
 
-    report = {"database": app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0],
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,1000,5000,20000")
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    load_before = load_average()
+
+    uri = database_uri()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "RATELIMIT_ENABLED": False,
+                      "WTF_CSRF_ENABLED": False, "CLOCK_FROZEN_AT": NOW, "PHOTO_CHECKS": False})
+    try:
+        results = measure(app, sizes, args.rounds)
+    finally:
+        drop_database(app, uri)  # a scratch PostgreSQL database (SQLite: kept)
+
+    report = {"database": uri.split(":")[0],
               "rounds": args.rounds, "results": results,
               "load_average": {"before": load_before, "after": load_average()}}
     out = ROOT / "bench" / "results" / "plan_page.json"

@@ -63,18 +63,18 @@ class TraineeView(BaseView):
     @has_access
     def search(self):
         query = _search_query(request.args)
+        args = {k: v for k, v in request.args.items() if k not in PAGING_ARGS}  # the search
         try:
             page = trainees.search(query, g.user, request.args.get("cursor", ""))
         except trainees.StaleCursor:
             flash(gettext("That page link is out of date (a bookmark from before, or the order "
                           "was changed): the search starts again at page 1."), "warning")
-            return redirect(url_for(".search", **{k: v for k, v in request.args.items()
-                                                  if k not in PAGING_ARGS}))
+            return redirect(url_for(".search", **args))
         except trainees.BadCursor:
             abort(400)  # a cursor edited by hand: malformed like a bad number
         return self.render_template(
             "trainees/search.html", query=query, page=page, rows=page.rows,
-            args={k: v for k, v in request.args.items() if k not in PAGING_ARGS}, styles=STYLES,
+            args=args, styles=STYLES,
             plans=db.session.scalars(scoped_select(TrainingPlan).order_by(
                 TrainingPlan.train_start.desc()).limit(200)
                 .options(*TrainingPlan.label_load())).all(),

@@ -274,14 +274,25 @@ class TraineePage:
 
 
 def trainee_page(plan_id: int, enterprise_id: int, number: int = 1) -> TraineePage:
-    """Page `number` (past the last: the last) of the enterprise's live trainees in the plan."""
+    """Page `number` (past the last: the last) of the enterprise's live trainees in the plan:
+    their ids, the two counts in one statement, then the rows shown (this page's and the first
+    LISTED lacking a photo) loaded together with their people."""
     live = Enrolment.live_in(plan_id, enterprise_id)
     ids = trainee_ids(plan_id, enterprise_id)
     number, shown = on_page(ids, number)
     unordered = (live, Enrolment.order_id.is_(None))
     lacking = (*unordered, ~Enrolment.photos_complete)
-    return TraineePage(ids, number, _with_people(Enrolment.id.in_(shown)) if shown else [],
-                       _count(*unordered), _with_people(*lacking, limit=LISTED), _count(*lacking))
+    n_unordered, n_lacking = db.session.execute(
+        select(func.count(), func.count().filter(~Enrolment.photos_complete))
+        .select_from(Enrolment).where(*unordered)).one()
+    first_lacking = list(db.session.scalars(
+        select(Enrolment.id).where(*lacking).order_by(Enrolment.id).limit(LISTED)))
+    wanted = {*shown, *first_lacking}
+    rows = {row.id: row for row in db.session.scalars(
+        select(Enrolment).where(Enrolment.id.in_(wanted))
+        .options(selectinload(Enrolment.person)))} if wanted else {}
+    return TraineePage(ids, number, [rows[i] for i in shown], n_unordered,
+                       [rows[i] for i in first_lacking], n_lacking)
 
 
 def trainee_ids(plan_id: int, enterprise_id: int) -> list[int]:
@@ -311,11 +322,5 @@ def _pages(trainees: int) -> int:
 
 def _count(*conditions) -> int:
     return db.session.scalar(select(func.count()).select_from(Enrolment).where(*conditions))
-
-
-def _with_people(*conditions, limit: Optional[int] = None) -> list[Enrolment]:
-    return list(db.session.scalars(select(Enrolment).where(*conditions)
-                                   .options(selectinload(Enrolment.person))
-                                   .order_by(Enrolment.id).limit(limit)))
 
 
